@@ -1,0 +1,11 @@
+"""DVC stages of the universal workflow; run each as `python -m stages.<name>`."""
+import sys
+
+try:
+    import pydantic  # noqa: F401
+    import yaml  # noqa: F401
+except ImportError:
+    sys.exit(
+        f"error: {sys.executable} lacks the project's dependencies; "
+        "run `bash setup.sh` once, then `source .venv/bin/activate` before `dvc repro`"
+    )

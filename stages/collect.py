@@ -1,0 +1,21 @@
+"""collect: load the dataset named in params, write the raw arrays and their manifest."""
+from stages.lib import paths
+from stages.lib.datasets import dataset_spec, manifest, stratified_sample
+from stages.lib.errors import run_stage
+from stages.lib.io import atomic_dir, write_json, write_npz
+from stages.lib.params import load_params
+
+
+def main() -> None:
+    params = load_params()
+    spec = dataset_spec(params.task.dataset)
+    x, y = spec.load()
+    x, y = stratified_sample(x, y, params.collect.limit, params.seed)
+    with atomic_dir(paths.RAW_DIR) as tmp:
+        write_npz(tmp / "examples.npz", x=x, y=y)
+        write_json(tmp / "manifest.json", manifest(spec, x, y))
+    print(f"collect: {len(y)} examples of {spec.name} -> {paths.RAW_DIR}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,1 @@
+"""Reusable, DVC-free logic of the pipeline stages."""

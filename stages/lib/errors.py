@@ -1,0 +1,16 @@
+"""One error type for every problem a user can fix, and the stage entry point."""
+import sys
+from typing import Callable
+
+
+class PipelineError(Exception):
+    """A problem with the input or params that the user must fix; its message is one line."""
+
+
+def run_stage(main: Callable[[], None]) -> None:
+    """Run a stage's main; a PipelineError becomes a one-line message and exit status 1."""
+    try:
+        main()
+    except PipelineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,138 @@
+"""Atomic, deterministic writers and checked readers for every artifact the stages exchange.
+
+Every writer goes through a temporary name in the destination folder and a rename, so a
+killed stage never leaves a half-written file that looks complete.
+"""
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from stages.lib.errors import PipelineError
+
+# A fixed timestamp inside zip archives keeps npz files byte-identical across runs.
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary file path next to `path`; rename it over `path` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+@contextlib.contextmanager
+def atomic_dir(path):
+    """Yield a temporary folder next to `path`; it replaces `path` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def to_jsonable(value):
+    """Numpy scalars and arrays to plain Python, floats rounded so metrics diff reads well."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return round(float(value), 6)
+    return value
+
+
+def write_json(path, data) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(to_jsonable(data), indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path):
+    path = Path(path)
+    if not path.exists():
+        raise PipelineError(f"{path} is missing: run `dvc repro` to rebuild the stages before this one")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise PipelineError(f"{path} is not valid JSON ({error}): rebuild it with `dvc repro -f`") from None
+
+
+def write_npz(path, **arrays) -> None:
+    """Like np.savez, but byte-identical for identical arrays (fixed zip timestamps)."""
+    with atomic_path(path) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+            for name, array in arrays.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
+                with archive.open(info, "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+
+
+def read_npz(path, names) -> dict:
+    """Read the named arrays from an npz file, refusing pickled objects."""
+    path = Path(path)
+    if not path.exists():
+        raise PipelineError(f"{path} is missing: run `dvc repro` to rebuild the stages before this one")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [name for name in names if name not in archive.files]
+            if missing:
+                raise PipelineError(f"{path} lacks the arrays {missing}: rebuild it with `dvc repro -f`")
+            return {name: archive[name] for name in names}
+    except (ValueError, OSError, zipfile.BadZipFile) as error:
+        raise PipelineError(f"{path} is not a readable npz file ({error}): rebuild it with `dvc repro -f`") from None
+
+
+def sha256_of_arrays(*arrays) -> str:
+    """A content hash of arrays: dtype, shape and bytes, independent of any file format."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def row_hashes(x: np.ndarray) -> np.ndarray:
+    """One sha256 per example (first axis), over its raw bytes: identical content, identical hash."""
+    rows = np.ascontiguousarray(x).reshape(len(x), -1)
+    return np.array([hashlib.sha256(row.tobytes()).hexdigest() for row in rows])
+
+
+def write_csv(path, frame) -> None:
+    """A pandas frame as CSV with fixed float precision, for `dvc plots`."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, float_format="%.6f")
+
+
+def save_keras_model(model, path) -> None:
+    """model.save needs a `.keras` name, so save inside a temporary folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".save.", dir=path.parent) as tmp:
+        staged = Path(tmp) / path.name
+        model.save(staged)
+        os.replace(staged, path)

@@ -1,0 +1,40 @@
+"""PNG figures for people; DVC renders its own plots from the CSV files."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from stages.lib.io import atomic_path  # noqa: E402
+
+
+def learning_curves_png(path, histories: dict) -> None:
+    """Training (dashed) and validation (solid) loss and accuracy per epoch, one colour per model."""
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    for (name, history), colour in zip(histories.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        for axis, metric in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+            axis.plot(history["epoch"], history[metric], "--", color=colour, label=f"{name} training")
+            axis.plot(history["epoch"], history[f"val_{metric}"], "-", color=colour, label=f"{name} validation")
+    for axis, metric in ((loss_axis, "Loss"), (accuracy_axis, "Accuracy")):
+        axis.set_xlabel("Epochs")
+        axis.set_ylabel(metric)
+        axis.legend()
+    loss_axis.set_title("Training and validation loss")
+    accuracy_axis.set_title("Training and validation accuracy")
+    _save(figure, path)
+
+
+def confusion_png(path, y_true: np.ndarray, predicted: np.ndarray, classes, title: str) -> None:
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    figure, axis = plt.subplots(figsize=(6, 5.5))
+    ConfusionMatrixDisplay.from_predictions(y_true, predicted, labels=classes, ax=axis, colorbar=False)
+    axis.set_title(title)
+    _save(figure, path)
+
+
+def _save(figure, path) -> None:
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+    plt.close(figure)

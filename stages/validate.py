@@ -1,0 +1,30 @@
+"""validate: Great Expectations on the raw data and the splits; a failure stops the pipeline."""
+from stages.lib import paths
+from stages.lib.artifacts import read_raw
+from stages.lib.datasets import dataset_spec
+from stages.lib.errors import PipelineError, run_stage
+from stages.lib.io import atomic_dir, read_json, row_hashes, write_json
+from stages.lib.params import load_params
+from stages.lib.splitting import check_split_file
+from stages.lib.validation import build_checks, failure_message, run_checks, summary_metrics
+
+
+def main() -> None:
+    params = load_params()
+    spec = dataset_spec(params.task.dataset)
+    x, y = read_raw()
+    split = read_json(paths.SPLIT)
+    check_split_file(split, len(y))
+    checks = build_checks(spec, x, y, split, row_hashes(x), params.validate_.max_class_proportion_gap)
+    with atomic_dir(paths.DATA_DOCS) as docs:
+        outcomes = run_checks(checks, docs)
+        if not all(o["success"] for o in outcomes):
+            raise PipelineError(failure_message(outcomes))
+    metrics = summary_metrics(outcomes, checks)
+    write_json(paths.VALIDATION_RESULTS, outcomes)
+    write_json(paths.VALIDATION, metrics)
+    print(f"validate: {metrics['expectations']} expectations passed; Data Docs in {paths.DATA_DOCS}/index.html")
+
+
+if __name__ == "__main__":
+    run_stage(main)

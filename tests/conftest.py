@@ -1,0 +1,62 @@
+"""Shared helpers: small projects in temporary folders, made the way the stages make them."""
+import copy
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from stages.lib import paths
+from stages.lib.datasets import DATASETS, manifest
+from stages.lib.io import write_json, write_npz
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def default_params() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def write_params(folder: Path, params: dict) -> None:
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def with_changes(params: dict, **sections) -> dict:
+    """A copy of params with some keys of some sections replaced."""
+    changed = copy.deepcopy(params)
+    for section, values in sections.items():
+        if isinstance(values, dict):
+            changed[section].update(values)
+        else:
+            changed[section] = values
+    return changed
+
+
+def digits_like(n_per_class: int = 30, seed: int = 0):
+    """Distinct random 8x8 'images' with values 0..16 and ten balanced classes."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(10), n_per_class)
+    x = rng.integers(0, 17, size=(len(y), 8, 8)).astype(np.float64)
+    return x, y
+
+
+def write_raw(folder: Path, x, y) -> None:
+    write_npz(folder / paths.RAW_DATA, x=x, y=y)
+    write_json(folder / paths.RAW_MANIFEST, manifest(DATASETS["digits"], x, y))
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch, default_params):
+    """A temporary project folder with the default params, as the working directory."""
+    write_params(tmp_path, default_params)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def copy_pipeline(destination: Path) -> None:
+    """The files a user's clone has: code, params and pipeline definition."""
+    shutil.copytree(ROOT / "stages", destination / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
+        shutil.copy(ROOT / name, destination / name)

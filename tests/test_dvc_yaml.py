@@ -1,0 +1,51 @@
+"""dvc.yaml must declare what the stages really read and write, or caching lies."""
+import ast
+from pathlib import Path
+
+import yaml
+
+from stages.lib import paths
+from tests.conftest import ROOT
+
+PIPELINE = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+
+def project_imports(module_file: Path) -> set:
+    """Every stages.* module file that `module_file` imports, transitively."""
+    found, todo = set(), [module_file]
+    while todo:
+        tree = ast.parse(todo.pop().read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("stages"):
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names if alias.name.startswith("stages")]
+            for name in names:
+                candidate = ROOT / (name.replace(".", "/") + ".py")
+                if candidate.exists() and candidate not in found:
+                    found.add(candidate)
+                    todo.append(candidate)
+    return {str(path.relative_to(ROOT)) for path in found}
+
+
+def declared(stage: dict, kind: str) -> set:
+    return {next(iter(item)) if isinstance(item, dict) else item for item in stage.get(kind, [])}
+
+
+def test_every_stage_declares_the_code_it_runs():
+    for name, stage in PIPELINE.items():
+        module = ROOT / "stages" / f"{name}.py"
+        assert stage["cmd"] == f"python -m stages.{name}"
+        needed = project_imports(module) | {f"stages/{name}.py"}
+        assert needed <= declared(stage, "deps"), f"{name} misses deps {needed - declared(stage, 'deps')}"
+
+
+def test_every_artifact_path_is_declared():
+    everything = set()
+    for stage in PIPELINE.values():
+        for kind in ("deps", "outs", "metrics", "plots"):
+            everything |= declared(stage, kind)
+    for constant, value in vars(paths).items():
+        if constant.isupper():
+            assert any(value == p or value.startswith(p + "/") for p in everything), f"{constant}={value} undeclared"

@@ -1,0 +1,72 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from stages.lib.models import diagnose, predict_classes, select_candidate
+
+
+def history(loss, val_loss, accuracy=None):
+    n = len(loss)
+    return pd.DataFrame({"epoch": np.arange(1, n + 1), "loss": loss, "accuracy": accuracy or [0.9] * n,
+                         "val_loss": val_loss, "val_accuracy": [0.8] * n})
+
+
+def test_diagnose_overfitting_curve():
+    d = diagnose(history([1.0, 0.5, 0.2, 0.1, 0.05], [0.9, 0.6, 0.5, 0.7, 0.9]), 0.1, 0.1)
+    assert d["best_val_loss_epoch"] == 3 and d["overfit"] and not d["training_failed"]
+
+
+def test_diagnose_still_improving_is_not_overfit():
+    d = diagnose(history([1.0, 0.5, 0.3], [0.9, 0.6, 0.5]), 0.1, 0.1)
+    assert d["best_val_loss_epoch"] == 3 and not d["overfit"]
+
+
+def test_diagnose_stuck_training():
+    assert diagnose(history([2.3, 2.4, 2.35], [2.3, 2.3, 2.3]), 0.1, 0.1)["training_failed"]
+    assert diagnose(history([2.3, 2.2, 2.1], [2.3, 2.3, 2.3], [0.1, 0.12, 0.13]), 0.1, 0.1)["training_failed"]
+
+
+def test_selection_uses_metric_then_loss():
+    results = {"a": {"val_accuracy": 0.9, "val_loss": 0.3}, "b": {"val_accuracy": 0.95, "val_loss": 0.5},
+               "c": {"val_accuracy": 0.95, "val_loss": 0.4}}
+    assert select_candidate(results, "val_accuracy") == "c"
+
+
+def test_predict_classes_sigmoid_and_softmax():
+    assert predict_classes(np.array([[0.2], [0.7]])).tolist() == [0, 1]
+    assert predict_classes(np.array([[0.2, 0.8], [0.9, 0.1]])).tolist() == [1, 0]
+
+
+@pytest.fixture(scope="module")
+def tiny_problem():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 6)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64) + 2 * (x[:, 2] > 0)
+    task = {"output_units": 4, "last_layer_activation": "softmax", "loss": "sparse_categorical_crossentropy"}
+    return task, (x[:90], y[:90]), (x[90:], y[90:])
+
+
+def test_training_is_deterministic_and_regularizers_are_built(tiny_problem):
+    from stages.lib.models import fit_mlp
+    from stages.lib.params import TrainingParams
+
+    task, train, validation = tiny_problem
+    settings = TrainingParams(epochs=3, batch_size=16, optimizer="rmsprop", learning_rate=1e-3)
+    first_model, first = fit_mlp(task, train, validation, settings, 7, [8], l2=0.01, dropout=0.2, verbose=0)
+    _, second = fit_mlp(task, train, validation, settings, 7, [8], l2=0.01, dropout=0.2, verbose=0)
+    pd.testing.assert_frame_equal(first, second)
+    assert list(first.columns) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+    assert [layer.__class__.__name__ for layer in first_model.layers] == ["Dense", "Dropout", "Dense"]
+    assert first_model.layers[0].kernel_regularizer.l2 == pytest.approx(0.01)
+
+
+def test_early_stopping_stops_and_restores(tiny_problem):
+    from stages.lib.models import fit_mlp
+    from stages.lib.params import TrainingParams
+
+    task, train, validation = tiny_problem
+    settings = TrainingParams(epochs=200, batch_size=8, optimizer="rmsprop", learning_rate=0.05)
+    model, hist = fit_mlp(task, train, validation, settings, 0, [64], patience=2, verbose=0)
+    assert len(hist) < 200
+    restored = model.evaluate(*validation, verbose=0)[0]
+    assert restored == pytest.approx(hist["val_loss"].min(), rel=1e-3)

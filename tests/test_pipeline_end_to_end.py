@@ -1,0 +1,99 @@
+"""The real pipeline, run with `dvc repro` in a fresh git repository, as a user would."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stages.lib import paths
+from tests.conftest import copy_pipeline
+
+pytestmark = pytest.mark.pipeline
+
+METRICS = [paths.VALIDATION, paths.BASELINE_METRICS, paths.OVERFIT_METRICS, paths.REGULARIZE_METRICS,
+           paths.EVALUATE_METRICS]
+
+
+def environment() -> dict:
+    env = dict(os.environ)
+    # Stage commands run `python`: it must be this environment's interpreter.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    for role in ("AUTHOR", "COMMITTER"):
+        env[f"GIT_{role}_NAME"], env[f"GIT_{role}_EMAIL"] = "test", "test@localhost"
+    return env
+
+
+def run(repo: Path, *command: str) -> str:
+    result = subprocess.run(command, cwd=repo, env=environment(), capture_output=True, text=True)
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+def dvc(repo: Path, *args: str) -> str:
+    return run(repo, sys.executable, "-m", "dvc", *args)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A fresh clone-like repository after one full `dvc repro` on the default params."""
+    repo = tmp_path_factory.mktemp("clone")
+    copy_pipeline(repo)
+    run(repo, "git", "init", "-q")
+    dvc(repo, "init", "-q")
+    dvc(repo, "config", "core.analytics", "false")
+    dvc(repo, "repro")
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-qm", "first run")
+    return repo
+
+
+def read(repo, path):
+    return json.loads((repo / path).read_text())
+
+
+def test_default_pipeline_meets_the_targets(repo):
+    evaluation = read(repo, paths.EVALUATE_METRICS)
+    assert evaluation["test_accuracy"] >= 0.97
+    assert evaluation["margin_over_baseline"] >= 0.5
+    assert read(repo, paths.VALIDATION)["success"]
+    overfit = read(repo, paths.OVERFIT_METRICS)
+    assert overfit["final_train_accuracy"] > 0.99 and not overfit["training_failed"]
+    task = read(repo, paths.TASK)
+    assert (task["last_layer_activation"], task["primary_metric"]) == ("softmax", "accuracy")
+    for artifact in (paths.LEARNING_CURVES_PNG, paths.CONFUSION_PNG, f"{paths.DATA_DOCS}/index.html",
+                     paths.OVERFIT_MODEL, f"{paths.REGULARIZED_DIR}/model.keras", paths.CONFUSION):
+        assert (repo / artifact).stat().st_size > 0, artifact
+    assert json.loads(dvc(repo, "plots", "show", "--json"))
+
+
+def test_nothing_reruns_after_a_full_run(repo):
+    output = dvc(repo, "repro")
+    assert "Running stage" not in output
+    assert "up to date" in dvc(repo, "status")
+
+
+def test_forced_rerun_gives_byte_identical_metrics(repo):
+    before = {path: (repo / path).read_bytes() for path in METRICS}
+    dvc(repo, "repro", "-f")
+    assert {path: (repo / path).read_bytes() for path in METRICS} == before
+
+
+def test_param_change_shows_in_metrics_and_params_diff(repo):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["baseline"]["strategies"] = ["most_frequent", "uniform"]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    output = dvc(repo, "repro")
+    assert "Running stage 'baseline'" in output and "Running stage 'overfit'" not in output
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-qm", "uniform baseline")
+    params_diff = json.loads(dvc(repo, "params", "diff", "HEAD~1", "HEAD", "--json"))
+    assert params_diff["params.yaml"]["baseline.strategies"] == {
+        "old": "['most_frequent', 'stratified']", "new": "['most_frequent', 'uniform']"}
+    metrics_diff = json.loads(dvc(repo, "metrics", "diff", "HEAD~1", "HEAD", "--json"))
+    baseline = metrics_diff[paths.BASELINE_METRICS]
+    assert baseline["uniform.test_accuracy"]["old"] is None
+    assert baseline["uniform.test_accuracy"]["new"] == read(repo, paths.BASELINE_METRICS)["uniform"]["test_accuracy"]
+    assert baseline["stratified.test_accuracy"]["new"] is None

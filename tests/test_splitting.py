@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from stages.lib.errors import PipelineError
+from stages.lib.params import SplitParams
+from stages.lib.splitting import check_split_file, make_split, split_members
+
+
+def params(**changes):
+    base = dict(protocol="holdout", shuffle=True, test_fraction=0.2, validation_fraction=0.2, folds=5, repeats=3)
+    return SplitParams(**{**base, **changes})
+
+
+Y = np.repeat(np.arange(10), 50)
+
+
+def assert_partition(split, n):
+    for fold in split["folds"]:
+        parts = [set(split["test"]), set(fold["train"]), set(fold["validation"])]
+        assert sum(map(len, parts)) == n and set().union(*parts) == set(range(n))
+
+
+def test_holdout_is_stratified_disjoint_and_seeded():
+    split = make_split(Y, params(), seed=1)
+    assert len(split["folds"]) == 1
+    assert_partition(split, len(Y))
+    for _, _, indices in split_members(split):
+        assert set(np.bincount(Y[indices]).tolist()) == {len(indices) // 10}
+    assert make_split(Y, params(), seed=1) == split
+    assert make_split(Y, params(), seed=2) != split
+
+
+@pytest.mark.parametrize("protocol, folds", [("kfold", 5), ("iterated_kfold", 15)])
+def test_kfold_protocols(protocol, folds):
+    split = make_split(Y, params(protocol=protocol), seed=0)
+    assert len(split["folds"]) == folds
+    assert_partition(split, len(Y))
+    validations = [frozenset(f["validation"]) for f in split["folds"][:5]]
+    assert set().union(*validations) == set(range(len(Y))) - set(split["test"])
+
+
+def test_unshuffled_split_keeps_order():
+    split = make_split(Y, params(shuffle=False), seed=0)
+    assert split["test"] == list(range(400, 500))
+    assert split["folds"][0]["validation"] == list(range(300, 400))
+    kfold = make_split(Y, params(protocol="kfold", shuffle=False), seed=0)
+    assert kfold["folds"][0]["validation"] == list(range(0, 80))
+
+
+def test_iterated_kfold_needs_shuffling():
+    with pytest.raises(PipelineError, match="needs split.shuffle=true"):
+        make_split(Y, params(protocol="iterated_kfold", shuffle=False), seed=0)
+
+
+def test_too_few_examples_for_stratification():
+    with pytest.raises(PipelineError, match="cannot split"):
+        make_split(np.array([0, 0, 1, 1, 2, 2]), params(), seed=0)
+
+
+def test_split_file_checks():
+    with pytest.raises(PipelineError, match="needs 'test'"):
+        check_split_file({"folds": []}, 10)
+    with pytest.raises(PipelineError, match="outside 0..9"):
+        check_split_file({"test": [1, 10], "folds": [{"train": [2], "validation": [3]}]}, 10)
+    with pytest.raises(PipelineError, match="'fold 0 validation' is empty"):
+        check_split_file({"test": [1], "folds": [{"train": [2], "validation": []}]}, 10)
