@@ -4,8 +4,8 @@ import pandas as pd
 from stages.lib import paths
 from stages.lib.artifacts import read_features
 from stages.lib.baselines import best_baseline
-from stages.lib.errors import PipelineError, run_stage
-from stages.lib.evaluation import classification_scores
+from stages.lib.errors import run_stage
+from stages.lib.evaluation import check_margin, classification_scores
 from stages.lib.io import read_json, write_csv, write_json
 from stages.lib.models import load_model, predict_classes
 from stages.lib.params import load_params
@@ -22,12 +22,8 @@ def main() -> None:
         "overfit": load_model(paths.OVERFIT_MODEL).predict(x_test, verbose=0),
     }
     scores = {name: classification_scores(y_test, p, task["classes"]) for name, p in probabilities.items()}
-    margin = scores["regularized"]["accuracy"] - baseline_accuracy
-    if margin < params.evaluate.min_margin_over_baseline:
-        raise PipelineError(
-            f"the regularized model's test accuracy {scores['regularized']['accuracy']:.4f} beats the "
-            f"{strategy} baseline's {baseline_accuracy:.4f} by {margin:.4f}, under "
-            f"evaluate.min_margin_over_baseline={params.evaluate.min_margin_over_baseline}: improve the model")
+    margin = check_margin(scores["regularized"]["accuracy"], baseline_accuracy, strategy,
+                          params.evaluate.min_margin_over_baseline)
     predicted = predict_classes(probabilities["regularized"])
     write_csv(paths.CONFUSION, pd.DataFrame({"actual": y_test, "predicted": predicted}))
     learning_curves_png(paths.LEARNING_CURVES_PNG, {

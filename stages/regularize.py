@@ -25,7 +25,6 @@ def main() -> None:
         probabilities = model.predict(validation[0], verbose=0)
         results[candidate.name] = {
             **{f"val_{k}": v for k, v in classification_scores(validation[1], probabilities, task["classes"]).items()},
-            "val_loss": float(model.evaluate(*validation, verbose=0)[0]),
             "epochs_trained": len(history),
         }
         models[candidate.name], histories[candidate.name] = model, history

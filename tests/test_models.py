@@ -27,8 +27,8 @@ def test_diagnose_stuck_training():
 
 
 def test_selection_uses_metric_then_loss():
-    results = {"a": {"val_accuracy": 0.9, "val_loss": 0.3}, "b": {"val_accuracy": 0.95, "val_loss": 0.5},
-               "c": {"val_accuracy": 0.95, "val_loss": 0.4}}
+    results = {"a": {"val_accuracy": 0.9, "val_log_loss": 0.3}, "b": {"val_accuracy": 0.95, "val_log_loss": 0.5},
+               "c": {"val_accuracy": 0.95, "val_log_loss": 0.4}}
     assert select_candidate(results, "val_accuracy") == "c"
 
 

@@ -8,6 +8,8 @@ import os
 import numpy as np
 import pandas as pd
 
+from stages.lib.errors import PipelineError
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -104,14 +106,12 @@ def fit_mlp(task: dict, train_xy, validation_xy, training, seed: int, units, l1=
 
 
 def select_candidate(results: dict, metric: str) -> str:
-    """The candidate with the best validation `metric`, ties going to the lower validation loss."""
-    return max(results, key=lambda name: (results[name][metric], -results[name]["val_loss"], name))
+    """The candidate with the best validation `metric`, ties going to the lower validation log loss."""
+    return max(results, key=lambda name: (results[name][metric], -results[name]["val_log_loss"]))
 
 
 def load_model(path):
     import keras
-
-    from stages.lib.errors import PipelineError
 
     if not os.path.exists(path):
         raise PipelineError(f"{path} is missing: run `dvc repro` to train it")

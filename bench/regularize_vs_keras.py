@@ -1,0 +1,102 @@
+"""Time the regularize stage's training against a bare Keras script, side by side.
+
+Both fit the kept candidate's model (models/regularized/candidate.json, early stopping off so
+both run the same epochs) on the same arrays (data/features), each in a fresh process, in
+alternating order. Prints the median fit time of each and their ratio (goal <= 1.10).
+
+    python bench/regularize_vs_keras.py [--repeats 5] [--epochs N]
+
+Run `dvc repro` first: it needs the features and the kept candidate.
+"""
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def load_inputs():
+    from stages.lib import paths
+    from stages.lib.artifacts import read_features
+    from stages.lib.io import read_json
+    from stages.lib.params import load_params
+
+    candidate = read_json(f"{paths.REGULARIZED_DIR}/candidate.json")
+    return (read_features("train"), read_features("validation"), read_json(paths.TASK), candidate,
+            load_params().regularize, load_params().seed)
+
+
+def fit_pipeline(epochs: int) -> float:
+    """The stage's own training path: stages.lib.models.fit_mlp."""
+    import keras  # noqa: F401  (imported before the clock starts, as in fit_bare)
+
+    from stages.lib.models import fit_mlp
+
+    train, validation, task, candidate, settings, seed = load_inputs()
+    settings = settings.model_copy(update={"epochs": epochs})
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(open(os.devnull, "w")):
+        fit_mlp(task, train, validation, settings, seed, candidate["units"], l1=candidate["l1"],
+                l2=candidate["l2"], dropout=candidate["dropout"])
+    return time.perf_counter() - start
+
+
+def fit_bare(epochs: int) -> float:
+    """What a reader of the book would write: Sequential, compile, fit."""
+    import keras
+    from keras import layers, regularizers
+
+    train, validation, task, candidate, settings, seed = load_inputs()
+    keras.utils.set_random_seed(seed)
+    start = time.perf_counter()
+    model = keras.Sequential([keras.Input(shape=(train[0].shape[1],))])
+    for width in candidate["units"]:
+        model.add(layers.Dense(width, activation="relu",
+                               kernel_regularizer=regularizers.L1L2(l1=candidate["l1"], l2=candidate["l2"])))
+        if candidate["dropout"]:
+            model.add(layers.Dropout(candidate["dropout"]))
+    model.add(layers.Dense(task["output_units"], activation=task["last_layer_activation"]))
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=settings.learning_rate), loss=task["loss"],
+                  metrics=["accuracy"])
+    with contextlib.redirect_stdout(open(os.devnull, "w")):
+        model.fit(*train, validation_data=validation, epochs=epochs, batch_size=settings.batch_size, verbose=2)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--epochs", type=int, help="default: regularize.epochs from params.yaml")
+    parser.add_argument("--one", choices=["pipeline", "bare"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    if args.one:
+        print(json.dumps({"pipeline": fit_pipeline, "bare": fit_bare}[args.one](args.epochs)))
+        return
+    epochs = args.epochs or load_inputs()[4].epochs
+    candidate = load_inputs()[3]
+    times = {"pipeline": [], "bare": []}
+    for repeat in range(args.repeats):
+        order = ("pipeline", "bare") if repeat % 2 == 0 else ("bare", "pipeline")
+        for kind in order:
+            output = subprocess.run([sys.executable, __file__, "--one", kind, "--epochs", str(epochs)],
+                                    capture_output=True, text=True, check=True).stdout
+            times[kind].append(float(output.strip().splitlines()[-1]))
+    pipeline, bare = statistics.median(times["pipeline"]), statistics.median(times["bare"])
+    print(f"candidate '{candidate['name']}' {candidate['units']}, {epochs} epochs, {args.repeats} runs each, "
+          "alternating, fresh process per run")
+    print(f"pipeline fit (stages.lib.models.fit_mlp): median {pipeline:.2f} s  runs {[round(t, 2) for t in times['pipeline']]}")
+    print(f"bare Keras script:                       median {bare:.2f} s  runs {[round(t, 2) for t in times['bare']]}")
+    print(f"ratio pipeline / bare: {pipeline / bare:.3f} (goal <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()
