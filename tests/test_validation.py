@@ -110,3 +110,22 @@ def test_derived_frames():
     overlaps = split_overlaps(np.array(["a", "b", "a", "c"]), split)
     assert overlaps.set_index("hash").loc["a", "splits"] == "test"
     assert overlaps.set_index("hash").loc["a", "n_splits"] == 1
+
+
+def test_validate_stage_exits_nonzero_with_one_line(project):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    x, y = digits_like()
+    split = holdout_split(y)
+    split["folds"][0]["train"].append(split["test"][0])
+    write_raw(project, x, y)
+    write_json(project / paths.SPLIT, split)
+    result = subprocess.run([sys.executable, "-m", "stages.validate"], cwd=project, capture_output=True, text=True,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(project)})
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: validation failed (1 expectation(s)): [leakage]")
+    assert not (project / "reports").exists()
