@@ -128,4 +128,4 @@ def test_validate_stage_exits_nonzero_with_one_line(project):
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: validation failed (1 expectation(s)): [leakage]")
-    assert not (project / "reports").exists()
+    assert not [path for path in (project / "reports").rglob("*") if path.is_file()]
