@@ -1,6 +1,6 @@
 """collect: load the dataset named in params, write the raw arrays and their manifest."""
 from stages.lib import paths
-from stages.lib.datasets import dataset_spec, manifest, stratified_sample
+from stages.lib.datasets import dataset_spec, load_dataset, manifest, stratified_sample
 from stages.lib.errors import run_stage
 from stages.lib.io import atomic_dir, write_json, write_npz
 from stages.lib.params import load_params
@@ -9,7 +9,7 @@ from stages.lib.params import load_params
 def main() -> None:
     params = load_params()
     spec = dataset_spec(params.task.dataset)
-    x, y = spec.load()
+    x, y = load_dataset(spec, params.collect)
     x, y = stratified_sample(x, y, params.collect.limit, params.seed)
     with atomic_dir(paths.RAW_DIR) as tmp:
         write_npz(tmp / "examples.npz", x=x, y=y)

@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 
 def test_digits_loads_as_declared():
     spec = DATASETS["digits"]
-    x, y = spec.load()
+    x, y = spec.load(spec, None)
     assert x.shape == (1797, *spec.example_shape) and set(np.unique(y)) == set(spec.classes)
     assert spec.value_range[0] <= x.min() and x.max() <= spec.value_range[1]
     record = manifest(spec, x, y)

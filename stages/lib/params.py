@@ -15,7 +15,7 @@ class Section(BaseModel):
 
 
 class TaskParams(Section):
-    dataset: Literal["digits"]
+    dataset: Literal["digits", "mnist"]
     # Majority/minority class-count ratio above which the task counts as imbalanced.
     imbalance_ratio: float = Field(gt=1)
 
@@ -23,6 +23,8 @@ class TaskParams(Section):
 class CollectParams(Section):
     # Keep a stratified sample of this many examples (null keeps all): for quick runs.
     limit: Optional[int] = Field(gt=0)
+    # A folder already holding the published files (mnist.npz); null: $UWF_DATA_DIR, then the Keras cache.
+    data_dir: Optional[str]
 
 
 class SplitParams(Section):
