@@ -1,8 +1,9 @@
 """collect: load the dataset named in params, write the raw arrays and their manifest."""
 from stages.lib import paths
-from stages.lib.datasets import dataset_spec, load_dataset, manifest, stratified_sample
+from stages.lib.artifacts import write_raw
+from stages.lib.datasets import dataset_spec, deduplicate, load_dataset, manifest, stratified_sample
 from stages.lib.errors import run_stage
-from stages.lib.io import atomic_dir, write_json, write_npz
+from stages.lib.io import atomic_dir, write_json
 from stages.lib.params import load_params
 
 
@@ -10,11 +11,14 @@ def main() -> None:
     params = load_params()
     spec = dataset_spec(params.task.dataset)
     x, y = load_dataset(spec, params.collect)
+    removed = 0
+    if params.collect.deduplicate:
+        x, y, removed = deduplicate(x, y)
     x, y = stratified_sample(x, y, params.collect.limit, params.seed)
     with atomic_dir(paths.RAW_DIR) as tmp:
-        write_npz(tmp / "examples.npz", x=x, y=y)
-        write_json(tmp / "manifest.json", manifest(spec, x, y))
-    print(f"collect: {len(y)} examples of {spec.name} -> {paths.RAW_DIR}")
+        write_raw(tmp / "examples.npz", x, y)
+        write_json(tmp / "manifest.json", manifest(spec, x, y, removed))
+    print(f"collect: {len(y)} examples of {spec.name} ({removed} duplicates dropped) -> {paths.RAW_DIR}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """validate: Great Expectations on the raw data and the splits; a failure stops the pipeline."""
 from stages.lib import paths
 from stages.lib.artifacts import read_raw
-from stages.lib.datasets import dataset_spec
+from stages.lib.datasets import dataset_spec, value_range
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.io import atomic_dir, read_json, row_hashes, write_json
 from stages.lib.params import load_params
@@ -15,7 +15,8 @@ def main() -> None:
     x, y = read_raw()
     split = read_json(paths.SPLIT)
     check_split_file(split, len(y))
-    checks = build_checks(spec, x, y, split, row_hashes(x), params.validate_.max_class_proportion_gap)
+    checks = build_checks(spec, x, y, split, row_hashes(x), params.validate_.max_class_proportion_gap,
+                          value_range(spec, params.collect))
     with atomic_dir(paths.DATA_DOCS) as docs:
         outcomes = run_checks(checks, docs)
         if not all(o["success"] for o in outcomes):

@@ -9,7 +9,8 @@ import yaml
 
 from stages.lib import paths
 from stages.lib.datasets import DATASETS, manifest
-from stages.lib.io import write_json, write_npz
+from stages.lib.artifacts import write_raw as write_raw_arrays
+from stages.lib.io import write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +44,7 @@ def digits_like(n_per_class: int = 30, seed: int = 0):
 
 
 def write_raw(folder: Path, x, y) -> None:
-    write_npz(folder / paths.RAW_DATA, x=x, y=y)
+    write_raw_arrays(folder / paths.RAW_DATA, x, y)
     write_json(folder / paths.RAW_MANIFEST, manifest(DATASETS["digits"], x, y))
 
 

@@ -7,8 +7,15 @@ import pytest
 from stages.lib import sources
 from stages.lib.datasets import DATASETS, load_dataset
 from stages.lib.errors import PipelineError
-from stages.lib.params import CollectParams
+from stages.lib.params import CollectParams, ImdbEncoding
 from stages.lib.sources import PublishedFile, locate, sha256_of_file
+
+KERAS_IMDB = ImdbEncoding(num_words=10000, start_char=1, oov_char=2, index_from=3)
+
+
+def options(data_dir, imdb=KERAS_IMDB):
+    return CollectParams(limit=None, deduplicate=True, data_dir=str(data_dir), imdb=imdb)
+
 
 UNREACHABLE = "http://127.0.0.1:9/"  # the discard port: nothing listens, the connection is refused at once
 
@@ -40,7 +47,7 @@ def empty_cache(tmp_path, monkeypatch):
 def test_mnist_loads_from_the_data_dir_param(tmp_path, empty_cache):
     small_mnist(tmp_path / "mnist.npz")
     spec = mnist_spec_for(tmp_path / "mnist.npz")
-    x, y = load_dataset(spec, CollectParams(limit=None, data_dir=str(tmp_path)))
+    x, y = load_dataset(spec, options(tmp_path))
     assert x.shape == (40, 28, 28) and x.dtype == np.uint8
     assert y.dtype == np.int64 and y[:10].tolist() == list(range(10))
 
@@ -64,13 +71,13 @@ def test_corrupted_file_is_rejected(tmp_path, empty_cache):
         handle.seek(200)
         handle.write(b"\x00\x01\x02")
     with pytest.raises(PipelineError, match=r"mnist.npz has sha256 [0-9a-f]{64}, not the published"):
-        load_dataset(spec, CollectParams(limit=None, data_dir=str(tmp_path)))
+        load_dataset(spec, options(tmp_path))
 
 
 def test_the_real_published_hash_rejects_a_stand_in(tmp_path, empty_cache):
     small_mnist(tmp_path / "mnist.npz")
     with pytest.raises(PipelineError, match="not the published 731c5ac6"):
-        load_dataset(DATASETS["mnist"], CollectParams(limit=None, data_dir=str(tmp_path)))
+        load_dataset(DATASETS["mnist"], options(tmp_path))
 
 
 def test_offline_error_names_url_file_and_how_to_supply_it(tmp_path, empty_cache):
@@ -92,4 +99,4 @@ def test_wrong_layout_is_named(tmp_path, empty_cache):
     np.savez(tmp_path / "mnist.npz", images=np.zeros((2, 28, 28), dtype=np.uint8))
     spec = mnist_spec_for(tmp_path / "mnist.npz")
     with pytest.raises(PipelineError, match=r"lacks the arrays \['x_train', 'y_train', 'x_test', 'y_test'\]"):
-        load_dataset(spec, CollectParams(limit=None, data_dir=str(tmp_path)))
+        load_dataset(spec, options(tmp_path))

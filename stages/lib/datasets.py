@@ -5,12 +5,15 @@ from typing import Callable, Optional
 import numpy as np
 
 from stages.lib.errors import PipelineError
-from stages.lib.io import sha256_of_arrays
+from stages.lib.io import row_hashes, sha256_of_arrays
+from stages.lib.sequences import Sequences, keras_imdb_encoding
 from stages.lib.sources import PublishedFile, locate
 
 KERAS_DATASETS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 MNIST_FILE = PublishedFile("mnist.npz", KERAS_DATASETS + "mnist.npz",
                            "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1")
+IMDB_FILE = PublishedFile("imdb.npz", KERAS_DATASETS + "imdb.npz",
+                          "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f")
 
 
 @dataclass(frozen=True)
@@ -18,8 +21,9 @@ class DatasetSpec:
     name: str
     source: str
     problem: str  # "classification" or "regression"
-    example_shape: tuple
-    value_range: tuple  # (min, max) every feature value must lie in
+    kind: str  # "images" (fixed-shape arrays) or "sequences" (token ids, see stages.lib.sequences)
+    example_shape: tuple  # images only
+    value_range: Optional[tuple]  # (min, max) every value must lie in; sequences: from collect.imdb
     classes: tuple
     load: Callable  # (spec, collect params) -> (x, y)
     published: Optional[PublishedFile] = None
@@ -32,15 +36,23 @@ def _load_digits(spec, options):
     return bunch.images.astype(np.float64), bunch.target.astype(np.int64)
 
 
-def _published_arrays(path, names) -> dict:
+def _published_arrays(path, names, ragged: bool = False) -> dict:
+    """The named arrays of a verified published npz. Ragged files (imdb.npz) hold object
+    arrays of lists, read with Keras' loader, which unpickles numpy arrays and nothing else."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [name for name in names if name not in archive.files]
-            if missing:
-                raise PipelineError(f"{path} lacks the arrays {missing} of the published layout {names}")
-            return {name: archive[name] for name in names}
-    except (ValueError, OSError) as error:
+        if ragged:
+            from keras.src.datasets.npz_utils import load_npz
+
+            arrays = load_npz(path)
+        else:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+    except (ValueError, OSError, EOFError) as error:
         raise PipelineError(f"{path} is not a readable npz file ({error})") from None
+    missing = [name for name in names if name not in arrays]
+    if missing:
+        raise PipelineError(f"{path} lacks the arrays {missing} of the published layout {names}")
+    return arrays
 
 
 def _load_mnist(spec, options):
@@ -54,11 +66,28 @@ def _load_mnist(spec, options):
     return x, y
 
 
+def _load_imdb(spec, options):
+    """Keras' imdb.npz (25,000 training and 25,000 test reviews as word ranks), pooled and
+    encoded exactly as keras.datasets.imdb.load_data does with the collect.imdb params."""
+    path = locate(spec.published, options.data_dir)
+    arrays = _published_arrays(path, ["x_train", "y_train", "x_test", "y_test"], ragged=True)
+    words = Sequences.from_lists(list(arrays["x_train"]) + list(arrays["x_test"]))
+    encoding = options.imdb
+    x = keras_imdb_encoding(words, encoding.num_words, encoding.start_char, encoding.oov_char, encoding.index_from)
+    return x, np.concatenate([arrays["y_train"], arrays["y_test"]]).astype(np.int64)
+
+
+def value_range(spec, options) -> tuple:
+    """The range every value must lie in: the spec's, or for token ids [0, num_words)."""
+    return spec.value_range if spec.value_range else (0, options.imdb.num_words - 1)
+
+
 DATASETS = {
     "digits": DatasetSpec(
         name="digits",
         source="sklearn.datasets.load_digits (UCI optical recognition of handwritten digits, bundled)",
         problem="classification",
+        kind="images",
         example_shape=(8, 8),
         value_range=(0.0, 16.0),
         classes=tuple(range(10)),
@@ -68,11 +97,23 @@ DATASETS = {
         name="mnist",
         source=f"MNIST as published for Keras: {MNIST_FILE.url}",
         problem="classification",
+        kind="images",
         example_shape=(28, 28),
         value_range=(0.0, 255.0),
         classes=tuple(range(10)),
         load=_load_mnist,
         published=MNIST_FILE,
+    ),
+    "imdb": DatasetSpec(
+        name="imdb",
+        source=f"IMDB movie reviews as published for Keras: {IMDB_FILE.url}",
+        problem="classification",
+        kind="sequences",
+        example_shape=(),
+        value_range=None,
+        classes=(0, 1),
+        load=_load_imdb,
+        published=IMDB_FILE,
     ),
 }
 
@@ -85,6 +126,15 @@ def dataset_spec(name: str) -> DatasetSpec:
 
 def load_dataset(spec: DatasetSpec, options):
     return spec.load(spec, options)
+
+
+def deduplicate(x, y):
+    """Drop examples whose content repeats an earlier one: a repeat could land in two splits.
+
+    Returns (x, y, number removed)."""
+    _, first = np.unique(row_hashes(x), return_index=True)
+    keep = np.sort(first)
+    return x[keep], y[keep], len(y) - len(keep)
 
 
 def stratified_sample(x, y, limit: Optional[int], seed: int):
@@ -101,17 +151,19 @@ def stratified_sample(x, y, limit: Optional[int], seed: int):
     return x[keep], y[keep]
 
 
-def manifest(spec: DatasetSpec, x: np.ndarray, y: np.ndarray) -> dict:
+def manifest(spec: DatasetSpec, x, y: np.ndarray, duplicates_removed: int = 0) -> dict:
     """Provenance of the raw data: where it came from, content hashes and counts."""
     classes, counts = np.unique(y, return_counts=True)
+    content = (x.tokens, x.offsets, y) if isinstance(x, Sequences) else (x, y)
     record = {
         "dataset": spec.name,
         "source": spec.source,
-        "sha256": sha256_of_arrays(x, y),
+        "sha256": sha256_of_arrays(*content),
         "examples": len(y),
         "example_shape": list(x.shape[1:]),
         "dtype": str(x.dtype),
         "class_counts": {str(c): int(n) for c, n in zip(classes, counts)},
+        "duplicates_removed": duplicates_removed,
     }
     if spec.published:
         record["published_file"] = {"name": spec.published.name, "url": spec.published.url,

@@ -92,12 +92,13 @@ def write_npz(path, **arrays) -> None:
 
 
 def read_npz(path, names) -> dict:
-    """Read the named arrays from an npz file, refusing pickled objects."""
+    """Read the named arrays (all when `names` is None) from an npz file, refusing pickled objects."""
     path = Path(path)
     if not path.exists():
         raise PipelineError(f"{path} is missing: run `dvc repro` to rebuild the stages before this one")
     try:
         with np.load(path, allow_pickle=False) as archive:
+            names = archive.files if names is None else names
             missing = [name for name in names if name not in archive.files]
             if missing:
                 raise PipelineError(f"{path} lacks the arrays {missing}: rebuild it with `dvc repro -f`")
@@ -118,6 +119,8 @@ def sha256_of_arrays(*arrays) -> str:
 
 def row_hashes(x: np.ndarray) -> np.ndarray:
     """One sha256 per example (first axis), over its raw bytes: identical content, identical hash."""
+    if hasattr(x, "hashes"):  # stages.lib.sequences.Sequences
+        return x.hashes()
     rows = np.ascontiguousarray(x).reshape(len(x), -1)
     return np.array([hashlib.sha256(row.tobytes()).hexdigest() for row in rows])
 

@@ -23,13 +23,16 @@ def seed_everything(seed: int) -> None:
 
 
 def build_model(n_features: int, task: dict, units, optimizer: str, learning_rate: float,
-                l1: float = 0.0, l2: float = 0.0, dropout: float = 0.0):
-    """A densely connected classifier with the task's last layer and loss (ch. 4-6 of the book)."""
+                l1: float = 0.0, l2: float = 0.0, dropout: float = 0.0, sparse: bool = False):
+    """A densely connected classifier with the task's last layer and loss (ch. 4-6 of the book).
+
+    With `sparse`, it takes scipy CSR inputs (multi-hot text) without ever densifying them.
+    """
     import keras
     from keras import layers, regularizers
 
     regularizer = regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
-    model = keras.Sequential([keras.Input(shape=(n_features,))])
+    model = keras.Sequential([keras.Input(shape=(n_features,), sparse=sparse)])
     for width in units:
         model.add(layers.Dense(width, activation="relu", kernel_regularizer=regularizer))
         if dropout:
@@ -100,7 +103,7 @@ def fit_mlp(task: dict, train_xy, validation_xy, training, seed: int, units, l1=
     """Seed, build and train one model with the given training params; returns (model, history)."""
     seed_everything(seed)
     model = build_model(train_xy[0].shape[1], task, units, training.optimizer, training.learning_rate,
-                        l1=l1, l2=l2, dropout=dropout)
+                        l1=l1, l2=l2, dropout=dropout, sparse=hasattr(train_xy[0], "indptr"))
     history = train(model, train_xy, validation_xy, training.epochs, training.batch_size, patience, verbose)
     return model, history
 

@@ -15,16 +15,28 @@ class Section(BaseModel):
 
 
 class TaskParams(Section):
-    dataset: Literal["digits", "mnist"]
+    dataset: Literal["digits", "mnist", "imdb"]
     # Majority/minority class-count ratio above which the task counts as imbalanced.
     imbalance_ratio: float = Field(gt=1)
+
+
+class ImdbEncoding(Section):
+    """keras.datasets.imdb.load_data's arguments, with its meaning."""
+
+    num_words: int = Field(ge=4)
+    start_char: int = Field(ge=0)
+    oov_char: int = Field(ge=0)
+    index_from: int = Field(ge=0)
 
 
 class CollectParams(Section):
     # Keep a stratified sample of this many examples (null keeps all): for quick runs.
     limit: Optional[int] = Field(gt=0)
+    # Drop examples whose content repeats an earlier one, so no example can sit in two splits.
+    deduplicate: bool
     # A folder already holding the published files (mnist.npz); null: $UWF_DATA_DIR, then the Keras cache.
     data_dir: Optional[str]
+    imdb: ImdbEncoding
 
 
 class SplitParams(Section):

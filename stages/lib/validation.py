@@ -41,6 +41,19 @@ def feature_summary(x: np.ndarray) -> pd.DataFrame:
     })
 
 
+def sequence_summary(x) -> pd.DataFrame:
+    """One row per example of token ids: its length and smallest and largest id."""
+    lengths = x.lengths
+    nonempty = lengths > 0
+    starts = x.offsets[:-1][nonempty]
+    low = np.full(len(x), np.nan)
+    high = np.full(len(x), np.nan)
+    low[nonempty] = np.minimum.reduceat(x.tokens, starts)
+    high[nonempty] = np.maximum.reduceat(x.tokens, starts)
+    return pd.DataFrame({"example": np.arange(len(x)), "kind": x.tokens.dtype.kind, "length": lengths,
+                         "min": low, "max": high})
+
+
 def class_proportions(y: np.ndarray, split: dict, classes) -> pd.DataFrame:
     """Each split's count and proportion of every class next to the whole's, and their gap."""
     overall = pd.Series(y).value_counts(normalize=True).reindex(classes, fill_value=0.0)
@@ -73,21 +86,33 @@ def split_overlaps(hashes: np.ndarray, split: dict) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def build_checks(spec: DatasetSpec, x, y, split, hashes, max_gap: float) -> list:
+def _schema_check(spec: DatasetSpec, x, value_range: tuple):
+    import great_expectations.expectations as gxe
+
+    low, high = value_range
+    if spec.kind == "sequences":
+        return Check("schema_and_ranges", sequence_summary(x), [
+            gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["i", "u"]),
+            gxe.ExpectColumnValuesToBeBetween(column="length", min_value=1),
+            gxe.ExpectColumnValuesToBeBetween(column="min", min_value=low),
+            gxe.ExpectColumnValuesToBeBetween(column="max", max_value=high),
+        ], ["example"])
+    return Check("schema_and_ranges", feature_summary(x), [
+        gxe.ExpectTableRowCountToEqual(value=int(np.prod(spec.example_shape))),
+        gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["f", "i", "u"]),
+        gxe.ExpectColumnValuesToBeInSet(column="missing", value_set=[0]),
+        gxe.ExpectColumnValuesToBeBetween(column="min", min_value=low),
+        gxe.ExpectColumnValuesToBeBetween(column="max", max_value=high),
+    ], ["feature"])
+
+
+def build_checks(spec: DatasetSpec, x, y, split, hashes, max_gap: float, value_range: tuple) -> list:
     """The suites: schema and ranges, labels, representativeness of splits, leakage across splits."""
     import great_expectations.expectations as gxe
 
-    low, high = spec.value_range
-    n_features = int(np.prod(spec.example_shape))
     classes = list(spec.classes)
     return [
-        Check("schema_and_ranges", feature_summary(x), [
-            gxe.ExpectTableRowCountToEqual(value=n_features),
-            gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["f", "i", "u"]),
-            gxe.ExpectColumnValuesToBeInSet(column="missing", value_set=[0]),
-            gxe.ExpectColumnValuesToBeBetween(column="min", min_value=low),
-            gxe.ExpectColumnValuesToBeBetween(column="max", max_value=high),
-        ], ["feature"]),
+        _schema_check(spec, x, value_range),
         Check("labels", pd.DataFrame({"example": np.arange(len(y)), "label": y}), [
             gxe.ExpectColumnValuesToNotBeNull(column="label"),
             gxe.ExpectColumnValuesToBeInSet(column="label", value_set=classes),
@@ -177,7 +202,7 @@ def summary_metrics(outcomes: list, checks: list) -> dict:
         "success": all(o["success"] for o in outcomes),
         "expectations": len(outcomes),
         "failed_expectations": sum(not o["success"] for o in outcomes),
-        "missing_values": int(summary["missing"].sum()),
+        "missing_values": int(summary["missing"].sum()) if "missing" in summary else 0,
         "max_class_proportion_gap": float(by_name["representativeness"]["gap"].max()),
         "cross_split_duplicates": int((overlaps["n_splits"] > 1).sum()),
     }
