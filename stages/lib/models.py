@@ -23,10 +23,12 @@ def seed_everything(seed: int) -> None:
 
 
 def build_model(n_features: int, task: dict, units, optimizer: str, learning_rate: float,
-                l1: float = 0.0, l2: float = 0.0, dropout: float = 0.0, sparse: bool = False):
+                l1: float = 0.0, l2: float = 0.0, dropout: float = 0.0, sparse: bool = False,
+                cross_entropy: bool = False):
     """A densely connected classifier with the task's last layer and loss (ch. 4-6 of the book).
 
     With `sparse`, it takes scipy CSR inputs (multi-hot text) without ever densifying them.
+    With `cross_entropy`, it also reports the plain cross-entropy (no weight penalties) per epoch.
     """
     import keras
     from keras import layers, regularizers
@@ -39,7 +41,11 @@ def build_model(n_features: int, task: dict, units, optimizer: str, learning_rat
             model.add(layers.Dropout(dropout))
     model.add(layers.Dense(task["output_units"], activation=task["last_layer_activation"]))
     optimizers = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
-    model.compile(optimizer=optimizers[optimizer](learning_rate=learning_rate), loss=task["loss"], metrics=["accuracy"])
+    metrics = ["accuracy"]
+    if cross_entropy:
+        kind = keras.metrics.BinaryCrossentropy if task["output_units"] == 1 else keras.metrics.SparseCategoricalCrossentropy
+        metrics.append(kind(name="cross_entropy"))
+    model.compile(optimizer=optimizers[optimizer](learning_rate=learning_rate), loss=task["loss"], metrics=metrics)
     return model
 
 
@@ -62,7 +68,8 @@ def train(model, train_xy, validation_xy, epochs: int, batch_size: int, patience
 def history_frame(history: dict) -> pd.DataFrame:
     frame = pd.DataFrame(history)
     frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
-    return frame[["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]]
+    columns = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+    return frame[columns + [c for c in ("cross_entropy", "val_cross_entropy") if c in frame]]
 
 
 def diagnose(history: pd.DataFrame, tolerance: float, chance_accuracy: float) -> dict:
@@ -99,11 +106,12 @@ def predict_classes(probabilities: np.ndarray) -> np.ndarray:
 
 
 def fit_mlp(task: dict, train_xy, validation_xy, training, seed: int, units, l1=0.0, l2=0.0, dropout=0.0,
-            patience=None, verbose: int = 2):
+            patience=None, verbose: int = 2, cross_entropy: bool = False):
     """Seed, build and train one model with the given training params; returns (model, history)."""
     seed_everything(seed)
     model = build_model(train_xy[0].shape[1], task, units, training.optimizer, training.learning_rate,
-                        l1=l1, l2=l2, dropout=dropout, sparse=hasattr(train_xy[0], "indptr"))
+                        l1=l1, l2=l2, dropout=dropout, sparse=hasattr(train_xy[0], "indptr"),
+                        cross_entropy=cross_entropy)
     history = train(model, train_xy, validation_xy, training.epochs, training.batch_size, patience, verbose)
     return model, history
 

@@ -106,6 +106,24 @@ class EvaluateParams(Section):
     min_margin_over_baseline: float = Field(ge=0)
 
 
+class StudiesParams(TrainingParams):
+    units: list[int] = Field(min_length=1)  # the base model's hidden layers
+    capacity_small: list[int] = Field(min_length=1)
+    capacity_large: list[int] = Field(min_length=1)
+    l1: float = Field(gt=0)
+    l2: float = Field(gt=0)
+    dropout: float = Field(gt=0, lt=1)
+    patience: int = Field(ge=1)
+    # Mutual information (nats) a feature needs to be kept by the selection variant.
+    mi_threshold: float = Field(ge=0)
+    # Validation accuracy this close to the zero-channel level counts as recovered.
+    accuracy_tolerance: float = Field(ge=0)
+    # Validation accuracy within this much of chance counts as "at chance".
+    chance_margin: float = Field(ge=0)
+    # Final validation cross-entropy this far above its minimum counts as overfitting.
+    overfit_tolerance: float = Field(ge=0)
+
+
 class Params(Section):
     seed: int = Field(ge=0)
     task: TaskParams
@@ -117,6 +135,7 @@ class Params(Section):
     overfit: OverfitParams
     regularize: RegularizeParams
     evaluate: EvaluateParams
+    studies: StudiesParams
 
 
 def _describe(error: dict) -> str:

@@ -23,5 +23,22 @@ LEARNING_CURVES_PNG = "reports/figures/learning_curves.png"
 CONFUSION_PNG = "reports/figures/confusion_matrix.png"
 
 
+_STUDIES = "reports/studies"
+STUDIES_SUMMARY = "reports/studies.md"
+
+
+def study_metrics(name: str) -> str:
+    return f"{_STUDIES}/{name}.json"
+
+
+def study_curves(name: str) -> str:
+    """A folder of per-variant CSV files (epoch, loss, accuracy, val_loss, ...)."""
+    return f"{_STUDIES}/{name}"
+
+
+def study_png(name: str) -> str:
+    return f"{_STUDIES}/{name}.png"
+
+
 def features_file(split: str) -> str:
     return f"{FEATURES_DIR}/{split}.npz"

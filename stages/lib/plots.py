@@ -38,3 +38,20 @@ def _save(figure, path) -> None:
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
     plt.close(figure)
+
+
+def study_png(path, histories: dict, title: str) -> None:
+    """Validation loss and accuracy per epoch of each variant of a study, training dashed."""
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for (name, history), colour in zip(histories.items(), colours):
+        for axis, metric in ((loss_axis, "cross_entropy"), (accuracy_axis, "accuracy")):
+            axis.plot(history["epoch"], history[metric], "--", color=colour, alpha=0.6, label=f"{name} training")
+            axis.plot(history["epoch"], history[f"val_{metric}"], "-", color=colour, label=f"{name} validation")
+    loss_axis.set_ylabel("Cross-entropy")
+    accuracy_axis.set_ylabel("Accuracy")
+    for axis in (loss_axis, accuracy_axis):
+        axis.set_xlabel("Epochs")
+        axis.legend(fontsize=7)
+    figure.suptitle(title)
+    _save(figure, path)

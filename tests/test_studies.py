@@ -1,0 +1,160 @@
+"""Chapter 5 studies: variant construction, data changes and verdict logic, on small data."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from stages.lib.errors import PipelineError
+from stages.lib.params import StudiesParams
+from stages.lib.studies import (
+    add_channels,
+    define_studies,
+    mutual_information_mask,
+    prepare_data,
+    summary_markdown,
+)
+
+SETTINGS = StudiesParams(epochs=3, batch_size=16, optimizer="rmsprop", learning_rate=1e-3, units=[32],
+                         capacity_small=[4], capacity_large=[64, 64], l1=1e-4, l2=2e-3, dropout=0.5, patience=2,
+                         mi_threshold=0.05, accuracy_tolerance=0.01, chance_margin=0.05, overfit_tolerance=0.05)
+STUDIES = define_studies(SETTINGS)
+
+
+def curve(val_loss, loss=None, accuracy=None, val_accuracy=None, **extra):
+    n = len(val_loss)
+    frame = pd.DataFrame({"epoch": np.arange(1, n + 1), "loss": loss or list(np.linspace(1, 0.1, n)),
+                          "accuracy": accuracy or [0.9] * n, "val_loss": val_loss,
+                          "val_accuracy": val_accuracy or [0.8] * n, "val_cross_entropy": val_loss})
+    return frame.assign(**extra)
+
+
+FALLING, U_SHAPE = [1.0, 0.8, 0.6, 0.5, 0.45], [1.0, 0.5, 0.6, 0.8, 1.0]
+
+
+def test_the_eight_studies_and_their_variants():
+    assert list(STUDIES) == ["noise_channels", "capacity", "weight_regularization", "dropout", "early_stopping",
+                             "random_labels", "learning_rate", "linear_capacity"]
+    capacity = {v.name: v.units for v in STUDIES["capacity"].variants}
+    assert capacity == {"small": (4,), "original": (32,), "large": (64, 64)}
+    regularized = {v.name: (v.l1, v.l2) for v in STUDIES["weight_regularization"].variants}
+    assert regularized == {"none": (0, 0), "l2": (0, 2e-3), "l1": (1e-4, 0), "l1_l2": (1e-4, 2e-3)}
+    assert [v.learning_rate for v in STUDIES["learning_rate"].variants] == [1.0, 1e-2]
+    assert STUDIES["linear_capacity"].variants[0].units == ()
+    assert STUDIES["early_stopping"].variants[0].patience == 2
+
+
+def test_channels_double_the_features():
+    x = np.ones((5, 3), dtype=np.float32)
+    rng = np.random.default_rng(0)
+    noisy, zeros = add_channels(x, "noise", rng), add_channels(x, "zeros", rng)
+    assert noisy.shape == zeros.shape == (5, 6) and noisy.dtype == np.float32
+    assert not zeros[:, 3:].any() and 0 <= noisy[:, 3:].min() and noisy[:, 3:].max() < 1
+
+
+def test_mutual_information_keeps_informative_features_only():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    x = np.column_stack([y + rng.normal(0, 0.1, 300), rng.random(300), rng.random(300)]).astype(np.float32)
+    assert mutual_information_mask(x, y, 0.05, seed=0).tolist() == [True, False, False]
+
+
+def test_prepare_data_variants():
+    x, y = np.ones((20, 4), dtype=np.float32), np.arange(20) % 2
+    variants = {v.name: v for v in STUDIES["noise_channels"].variants}
+    (train_x, _), (val_x, _) = prepare_data(variants["noise_channels"], (x, y), (x, y), 0, 0.05)
+    assert train_x.shape == val_x.shape == (20, 8)
+    (_, shuffled), (_, kept) = prepare_data(STUDIES["random_labels"].variants[0], (x, y), (x, y), 0, 0.05)
+    assert sorted(shuffled) == sorted(y) and not np.array_equal(shuffled, y) and np.array_equal(kept, y)
+    from scipy.sparse import csr_matrix
+
+    with pytest.raises(PipelineError, match="needs dense features"):
+        prepare_data(variants["noise_channels"], (csr_matrix(x), y), (csr_matrix(x), y), 0, 0.05)
+
+
+def verdict(name, histories):
+    return STUDIES[name].verdict(histories, SETTINGS)
+
+
+def test_noise_channels_verdict():
+    held = verdict("noise_channels", {"noise_channels": curve(FALLING, val_accuracy=[0.9] * 5),
+                                      "zero_channels": curve(FALLING, val_accuracy=[0.95] * 5),
+                                      "mi_selected": curve(FALLING, val_accuracy=[0.945] * 5)})
+    assert held["held"] and held["val_accuracy_noise"] == pytest.approx(0.9)
+    assert not verdict("noise_channels", {"noise_channels": curve(FALLING, val_accuracy=[0.9] * 5),
+                                          "zero_channels": curve(FALLING, val_accuracy=[0.95] * 5),
+                                          "mi_selected": curve(FALLING, val_accuracy=[0.92] * 5)})["held"]
+
+
+def test_capacity_verdict():
+    histories = {"small": curve(FALLING), "original": curve([1, 0.6, 0.5, 0.55, 0.6]),
+                 "large": curve([1, 0.4, 0.8, 0.5, 1.2])}
+    result = verdict("capacity", histories)
+    assert result["held"] and (result["best_epoch_small"], result["best_epoch_large"]) == (5, 2)
+    histories["large"] = curve(FALLING)
+    assert not verdict("capacity", histories)["held"]
+
+
+def test_regularization_and_dropout_verdicts():
+    assert verdict("weight_regularization", {"none": curve(U_SHAPE), "l2": curve(FALLING), "l1": curve(FALLING),
+                                             "l1_l2": curve(FALLING)})["held"]
+    assert not verdict("dropout", {"none": curve(FALLING), "dropout": curve(U_SHAPE)})["held"]
+
+
+def test_early_stopping_verdict():
+    stopped = curve([1.0, 0.5, 0.6, 0.7], restored_val_loss=0.5, patience=2)
+    assert verdict("early_stopping", {"early_stopping": stopped, "no_stopping": curve(U_SHAPE * 2)})["held"]
+    not_restored = curve([1.0, 0.5, 0.6, 0.7], restored_val_loss=0.7, patience=2)
+    assert not verdict("early_stopping", {"early_stopping": not_restored, "no_stopping": curve(U_SHAPE * 2)})["held"]
+
+
+def test_random_labels_verdict():
+    memorizing = curve(U_SHAPE, loss=[2.3, 2.0, 1.5, 1.0, 0.5], val_accuracy=[0.1, 0.11, 0.09, 0.1, 0.12], chance=0.1)
+    assert verdict("random_labels", {"random_labels": memorizing})["held"]
+    learning = curve(FALLING, val_accuracy=[0.5] * 5, chance=0.1)
+    assert not verdict("random_labels", {"random_labels": learning})["held"]
+
+
+def test_learning_rate_verdict():
+    stuck, training = curve(FALLING, accuracy=[0.3] * 5), curve(FALLING, accuracy=[0.95] * 5)
+    assert verdict("learning_rate", {"rate_1.0": stuck, "rate_0.01": training})["held"]
+    assert not verdict("learning_rate", {"rate_1.0": training, "rate_0.01": training})["held"]
+
+
+def test_linear_capacity_verdict():
+    result = verdict("linear_capacity", {"linear": curve(FALLING), "mlp": curve(U_SHAPE)})
+    assert result["held"] and not result["linear_overfits"] and result["mlp_overfits"]
+    assert not verdict("linear_capacity", {"linear": curve(U_SHAPE), "mlp": curve(U_SHAPE)})["held"]
+
+
+def test_summary_table_reports_each_verdict():
+    text = summary_markdown("digits", {"dropout": {"claim": "Dropout helps.", "final_val_loss": 0.12345, "held": True},
+                                       "capacity": {"claim": "Big overfits.", "best_epoch_large": 3, "held": False}})
+    assert "| dropout | Dropout helps. | final_val_loss 0.1235 | held |" in text
+    assert "| capacity | Big overfits. | best_epoch_large 3 | **did not hold** |" in text
+
+
+def test_study_stage_writes_curves_plot_and_verdict(project, default_params):
+    import json
+
+    from stages import study
+    from stages.lib import paths
+    from stages.lib.artifacts import write_features
+    from stages.lib.io import write_json
+    from stages.lib.task import define_task
+    from tests.conftest import with_changes, write_params
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 80), ("validation", 40)):
+        y = np.arange(n) % 3
+        write_features(project / paths.FEATURES_DIR, split, (rng.normal(size=(n, 5)) + y[:, None]).astype(np.float32), y)
+    write_json(project / paths.TASK, define_task("x", "classification", {"0": 1, "1": 1, "2": 1}, 3.0))
+    write_params(project, with_changes(default_params, studies={"epochs": 6, "units": [8], "patience": 1}))
+    study.main("early_stopping")
+    verdict = json.loads((project / paths.study_metrics("early_stopping")).read_text())
+    assert set(verdict) >= {"claim", "held", "best_epoch", "restored_val_loss", "min_val_loss"}
+    curves = sorted(p.name for p in (project / paths.study_curves("early_stopping")).iterdir())
+    assert curves == ["early_stopping.csv", "no_stopping.csv"]
+    header = (project / paths.study_curves("early_stopping") / "no_stopping.csv").read_text().splitlines()[0]
+    assert header == "epoch,loss,accuracy,cross_entropy,val_loss,val_accuracy,val_cross_entropy"
+    assert (project / paths.study_png("early_stopping")).stat().st_size > 0
+    with pytest.raises(PipelineError, match="unknown study 'overfitting'"):
+        study.main("overfitting")
