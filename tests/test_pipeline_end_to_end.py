@@ -44,7 +44,7 @@ def repo(tmp_path_factory):
     run(repo, "git", "init", "-q")
     dvc(repo, "init", "-q")
     dvc(repo, "config", "core.analytics", "false")
-    dvc(repo, "repro")
+    dvc(repo, "repro", "evaluate")  # the workflow; the studies have a test of their own
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-qm", "first run")
     return repo
@@ -70,14 +70,15 @@ def test_default_pipeline_meets_the_targets(repo):
 
 
 def test_nothing_reruns_after_a_full_run(repo):
-    output = dvc(repo, "repro")
+    output = dvc(repo, "repro", "evaluate")
     assert "Running stage" not in output
-    assert "up to date" in dvc(repo, "status")
+    assert "up to date" in dvc(repo, "status", "evaluate")
 
 
 def test_forced_rerun_gives_byte_identical_metrics(repo):
     before = {path: (repo / path).read_bytes() for path in METRICS}
-    dvc(repo, "repro", "-f")
+    output = dvc(repo, "repro", "-f", "evaluate")
+    assert "Running stage 'collect'" in output and "Running stage 'regularize'" in output
     assert {path: (repo / path).read_bytes() for path in METRICS} == before
 
 
@@ -85,7 +86,7 @@ def test_param_change_shows_in_metrics_and_params_diff(repo):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["baseline"]["strategies"] = ["most_frequent", "uniform"]
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    output = dvc(repo, "repro")
+    output = dvc(repo, "repro", "evaluate")
     assert "Running stage 'baseline'" in output and "Running stage 'overfit'" not in output
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-qm", "uniform baseline")
@@ -97,3 +98,19 @@ def test_param_change_shows_in_metrics_and_params_diff(repo):
     assert baseline["uniform.test_accuracy"]["old"] is None
     assert baseline["uniform.test_accuracy"]["new"] == read(repo, paths.BASELINE_METRICS)["uniform"]["test_accuracy"]
     assert baseline["stratified.test_accuracy"]["new"] is None
+
+
+def test_studies_run_as_stages_and_are_summarized(repo):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["studies"]["epochs"] = 4  # the default sizes take minutes; the plumbing is the same
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    output = dvc(repo, "repro", "study_summary")
+    assert "Running stage 'evaluate'" not in output and output.count("Running stage 'study@") == 8
+    summary = (repo / paths.STUDIES_SUMMARY).read_text()
+    rows = [line for line in summary.splitlines() if line.startswith("| ") and not line.startswith("| study")]
+    assert len(rows) == 8 and all(row.endswith(("| held |", "| **did not hold** |")) for row in rows)
+    for name in ("noise_channels", "linear_capacity"):
+        assert isinstance(read(repo, paths.study_metrics(name))["held"], bool)
+        assert (repo / paths.study_png(name)).stat().st_size > 0
+    shown = json.loads(dvc(repo, "metrics", "show", "--json"))
+    assert any(paths.study_metrics("capacity") in str(entry) for entry in shown.values())

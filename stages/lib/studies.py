@@ -84,7 +84,8 @@ def verdict_noise_channels(h, settings):
 
 def verdict_capacity(h, settings):
     best = {k: _best_epoch(h[k]) for k in ("small", "original", "large")}
-    roughness = {k: float(h[k]["val_loss"].diff().abs().mean()) for k in ("small", "original", "large")}
+    # Jaggedness: the mean size of the second difference, which a steady decline barely registers.
+    roughness = {k: float(h[k]["val_loss"].diff().diff().abs().mean()) for k in ("small", "original", "large")}
     return {**{f"best_epoch_{k}": v for k, v in best.items()},
             **{f"val_loss_roughness_{k}": v for k, v in roughness.items()},
             "held": best["large"] <= best["original"] <= best["small"] and roughness["large"] >= roughness["original"]}
