@@ -8,11 +8,11 @@ from stages.lib.studies import define_studies, summary_markdown
 
 def main() -> None:
     params = load_params()
-    names = list(define_studies(params.studies))
+    names = list(define_studies(params.study_settings))
     verdicts = {name: read_json(paths.study_metrics(name)) for name in names}
     with atomic_path(paths.STUDIES_SUMMARY) as tmp:
         tmp.write_text(summary_markdown(params.task.dataset, verdicts))
-    held = sum(v["held"] for v in verdicts.values())
+    held = sum(v["held"] is True for v in verdicts.values())
     print(f"study_summary: {held} of {len(verdicts)} claims held on {params.task.dataset} -> {paths.STUDIES_SUMMARY}")
 
 

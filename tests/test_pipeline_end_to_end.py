@@ -102,7 +102,7 @@ def test_param_change_shows_in_metrics_and_params_diff(repo):
 
 def test_studies_run_as_stages_and_are_summarized(repo):
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["studies"]["epochs"] = 4  # the default sizes take minutes; the plumbing is the same
+    params["studies"]["digits"]["epochs"] = 4  # the default sizes take minutes; the plumbing is the same
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     output = dvc(repo, "repro", "study_summary")
     assert "Running stage 'evaluate'" not in output and output.count("Running stage 'study@") == 8

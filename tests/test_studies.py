@@ -147,7 +147,8 @@ def test_study_stage_writes_curves_plot_and_verdict(project, default_params):
         y = np.arange(n) % 3
         write_features(project / paths.FEATURES_DIR, split, (rng.normal(size=(n, 5)) + y[:, None]).astype(np.float32), y)
     write_json(project / paths.TASK, define_task("x", "classification", {"0": 1, "1": 1, "2": 1}, 3.0))
-    write_params(project, with_changes(default_params, studies={"epochs": 6, "units": [8], "patience": 1}))
+    default_params["studies"]["digits"].update(epochs=6, units=[8], patience=1)
+    write_params(project, default_params)
     study.main("early_stopping")
     verdict = json.loads((project / paths.study_metrics("early_stopping")).read_text())
     assert set(verdict) >= {"claim", "held", "best_epoch", "restored_val_loss", "min_val_loss"}
@@ -158,3 +159,28 @@ def test_study_stage_writes_curves_plot_and_verdict(project, default_params):
     assert (project / paths.study_png("early_stopping")).stat().st_size > 0
     with pytest.raises(PipelineError, match="unknown study 'overfitting'"):
         study.main("overfitting")
+
+
+def test_studies_that_change_features_are_not_applicable_to_sparse_text():
+    from scipy.sparse import csr_matrix
+
+    from stages.lib.studies import run_study, verdict_word
+
+    x, y = csr_matrix(np.eye(6, dtype=np.float32)), np.arange(6) % 2
+    histories, result = run_study(STUDIES["noise_channels"], {}, (x, y), (x, y), SETTINGS, 0)
+    assert histories == {} and result["held"] is None and "sparse" in result["not_applicable"]
+    assert verdict_word(result) == "not applicable"
+    assert "| noise_channels | c |" in summary_markdown("imdb", {"noise_channels": {**result, "claim": "c"}})
+    assert "**not applicable** |" in summary_markdown("imdb", {"noise_channels": {**result, "claim": "c"}})
+
+
+def test_each_dataset_has_its_study_sizes(default_params, tmp_path):
+    from stages.lib.params import load_params
+    from tests.conftest import with_changes, write_params
+
+    write_params(tmp_path, with_changes(default_params, task={"dataset": "imdb"}))
+    assert load_params(tmp_path / "params.yaml").study_settings.units == [16, 16]
+    del default_params["studies"]["mnist"]
+    write_params(tmp_path, with_changes(default_params, task={"dataset": "mnist"}))
+    with pytest.raises(PipelineError, match="studies has no settings for task.dataset 'mnist'"):
+        load_params(tmp_path / "params.yaml")

@@ -135,7 +135,19 @@ class Params(Section):
     overfit: OverfitParams
     regularize: RegularizeParams
     evaluate: EvaluateParams
-    studies: StudiesParams
+    # One set of study sizes per dataset: the book's set-ups for mnist and imdb, scaled for digits.
+    studies: dict[Literal["digits", "mnist", "imdb"], StudiesParams]
+
+    @model_validator(mode="after")
+    def _studies_for_the_task(self):
+        if self.task.dataset not in self.studies:
+            raise ValueError(f"studies has no settings for task.dataset '{self.task.dataset}': add studies.{self.task.dataset}")
+        return self
+
+    @property
+    def study_settings(self) -> StudiesParams:
+        """The study sizes of the current dataset."""
+        return self.studies[self.task.dataset]
 
 
 def _describe(error: dict) -> str:
