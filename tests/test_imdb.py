@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 
 from stages import collect, split, validate, vectorize
 from stages.lib import datasets, paths
@@ -98,3 +99,22 @@ def test_imdb_with_another_files_hash_is_rejected(imdb_project, monkeypatch):
     with pytest.raises(PipelineError, match="imdb.npz has sha256 .*, not the published 0000"):
         collect.main()
     assert not (imdb_project / paths.RAW_DIR).exists()
+
+
+def test_every_workflow_stage_runs_on_imdb(imdb_project, default_params):
+    from stages import baseline, define_task, evaluate, overfit, regularize
+
+    params = yaml.safe_load((imdb_project / "params.yaml").read_text())
+    params["overfit"].update(units=[8], epochs=10, batch_size=16, learning_rate=0.01)
+    params["regularize"].update(epochs=10, batch_size=16, learning_rate=0.01, candidates=[
+        {"name": "small", "units": [4]}, {"name": "dropout", "units": [8], "dropout": 0.5, "early_stopping_patience": 2}])
+    params["evaluate"]["min_margin_over_baseline"] = 0.2
+    write_params(imdb_project, params)
+    for stage in (collect, define_task, split, validate, vectorize, baseline, overfit, regularize, evaluate):
+        stage.main()
+    task = json.loads((imdb_project / paths.TASK).read_text())
+    assert (task["problem_type"], task["last_layer_activation"], task["loss"]) == (
+        "binary_classification", "sigmoid", "binary_crossentropy")
+    result = json.loads((imdb_project / paths.EVALUATE_METRICS).read_text())
+    assert result["test_accuracy"] >= 0.7 and 0 <= result["test_roc_auc_ovr"] <= 1
+    assert (imdb_project / paths.CONFUSION_PNG).stat().st_size > 0
