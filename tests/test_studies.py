@@ -140,7 +140,7 @@ def test_study_stage_writes_curves_plot_and_verdict(project, default_params):
     from stages.lib.artifacts import write_features
     from stages.lib.io import write_json
     from stages.lib.task import define_task
-    from tests.conftest import with_changes, write_params
+    from tests.conftest import write_params
 
     rng = np.random.default_rng(0)
     for split, n in (("train", 80), ("validation", 40)):
