@@ -70,10 +70,11 @@ STAGE = "from stages import {stage}\n{stage}.main()\nprint(json.dumps({{'peak_mb
 PIPELINE_FIT = """
 from stages.lib.artifacts import read_features
 from stages.lib.io import read_json
+from scipy.sparse import issparse
 from stages.lib.models import build_model, seed_everything, train as train_model
 train, validation, task = read_features("train"), read_features("validation"), read_json("reports/task.json")
 seed_everything(0)  # as the stages do: seeded, op determinism on
-model = build_model(train[0].shape[1], task, {units}, "rmsprop", 1e-3, sparse=hasattr(train[0], "indptr"))
+model = build_model(train[0].shape[1], task, {units}, "rmsprop", 1e-3, sparse=issparse(train[0]))
 start = time.perf_counter()
 train_model(model, train, validation, {epochs}, {batch_size}, verbose=0)
 print(json.dumps({{"seconds": time.perf_counter() - start, "peak_mb": peak_mb()}}))

@@ -58,3 +58,11 @@ def test_hashes_identify_content():
     hashes = row_hashes(x)
     assert hashes[0] == hashes[1] != hashes[2]
     assert sha256_of_arrays(x) != sha256_of_arrays(x.astype(np.float32))
+
+
+def test_raw_file_of_unknown_layout_is_refused(tmp_path):
+    from stages.lib.artifacts import read_raw
+
+    write_npz(tmp_path / "examples.npz", images=np.zeros((2, 3)))
+    with pytest.raises(PipelineError, match="holds neither x, y nor tokens, offsets, y"):
+        read_raw(tmp_path / "examples.npz")

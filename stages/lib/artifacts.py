@@ -1,5 +1,6 @@
 """Reading and writing the arrays the stages exchange, for images and token sequences alike."""
 import numpy as np
+from scipy.sparse import csr_matrix, issparse
 
 from stages.lib import paths
 from stages.lib.errors import PipelineError
@@ -27,7 +28,7 @@ def read_raw(path=paths.RAW_DATA):
 def write_features(directory, split: str, x, y: np.ndarray) -> None:
     """Dense float32 features as they are; sparse multi-hot ones as CSR indices (all values are 1)."""
     path = f"{directory}/{split}.npz"
-    if hasattr(x, "indptr"):
+    if issparse(x):
         write_npz(path, indices=x.indices, indptr=x.indptr, shape=np.array(x.shape), y=y)
     else:
         write_npz(path, x=x, y=y)
@@ -36,8 +37,6 @@ def write_features(directory, split: str, x, y: np.ndarray) -> None:
 def read_features(split: str):
     arrays = read_npz(paths.features_file(split), None)
     if "indptr" in arrays:
-        from scipy.sparse import csr_matrix
-
         ones = np.ones(len(arrays["indices"]), dtype=np.float32)
         x = csr_matrix((ones, arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"]))
         return x, arrays["y"]

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import issparse
 
 from stages.lib.errors import PipelineError
 
@@ -110,7 +111,7 @@ def fit_mlp(task: dict, train_xy, validation_xy, training, seed: int, units, l1=
     """Seed, build and train one model with the given training params; returns (model, history)."""
     seed_everything(seed)
     model = build_model(train_xy[0].shape[1], task, units, training.optimizer, training.learning_rate,
-                        l1=l1, l2=l2, dropout=dropout, sparse=hasattr(train_xy[0], "indptr"),
+                        l1=l1, l2=l2, dropout=dropout, sparse=issparse(train_xy[0]),
                         cross_entropy=cross_entropy)
     history = train(model, train_xy, validation_xy, training.epochs, training.batch_size, patience, verbose)
     return model, history

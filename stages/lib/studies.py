@@ -10,6 +10,8 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
+from scipy.sparse import issparse
+
 from stages.lib.errors import PipelineError
 
 
@@ -23,6 +25,11 @@ class Variant:
     learning_rate: Optional[float] = None  # None: the studies' default
     patience: Optional[int] = None  # early stopping with restored best weights
     data: str = "as_is"  # as_is | noise_channels | zero_channels | mi_selected | random_labels
+
+    @property
+    def changes_features(self) -> bool:
+        """Adds or selects feature columns, which needs dense features."""
+        return self.data in ("noise_channels", "zero_channels", "mi_selected")
 
 
 @dataclass(frozen=True)
@@ -51,10 +58,10 @@ def mutual_information_mask(x_train: np.ndarray, y_train: np.ndarray, threshold:
 def prepare_data(variant: Variant, train, validation, seed: int, mi_threshold: float):
     """The (x, y) pairs a variant trains and validates on."""
     (x_train, y_train), (x_val, y_val) = train, validation
-    if variant.data not in ("as_is", "random_labels") and hasattr(x_train, "indptr"):
+    if variant.changes_features and issparse(x_train):
         raise PipelineError(f"the {variant.data} variant needs dense features; it does not run on sparse text features")
     rng = np.random.default_rng(seed)
-    if variant.data in ("noise_channels", "zero_channels", "mi_selected"):
+    if variant.changes_features:
         kind = "zeros" if variant.data == "zero_channels" else "noise"
         x_train, x_val = add_channels(x_train, kind, rng), add_channels(x_val, kind, rng)
         if variant.data == "mi_selected":
@@ -188,7 +195,7 @@ def run_study(study: Study, task: dict, train, validation, settings, seed: int) 
     from stages.lib.baselines import chance_accuracy
     from stages.lib.models import fit_mlp
 
-    if hasattr(train[0], "indptr") and any(v.data not in ("as_is", "random_labels") for v in study.variants):
+    if issparse(train[0]) and any(v.changes_features for v in study.variants):
         return {}, {"claim": study.claim, "held": None,
                     "not_applicable": "its variants change the features, which needs dense features, not sparse text"}
     histories = {}
