@@ -1,5 +1,9 @@
 """DVC stages of the universal workflow; run each as `python -m stages.<name>`."""
+import os
 import sys
+
+# TensorFlow's C++ start-up chatter (CPU features, oneDNN) says nothing a user can act on.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 try:
     import pydantic  # noqa: F401

@@ -1,19 +1,36 @@
-"""baseline: trivial classifiers scored on validation and test, the bar every model must clear."""
+"""baseline: trivial models scored across the folds and on the test split, the bar every model must clear."""
 from stages.lib import paths
-from stages.lib.artifacts import read_features
-from stages.lib.baselines import score_baselines
+from stages.lib.artifacts import fold_numbers, read_features
+from stages.lib.baselines import baseline_output, fit_baseline, strategies_for
 from stages.lib.errors import run_stage
-from stages.lib.io import write_json
+from stages.lib.evaluation import fold_summary, task_scores
+from stages.lib.io import read_json, write_json
 from stages.lib.params import load_params
+
+
+def score(task: dict, strategy: str, train, evaluated, seed: int) -> dict:
+    model = fit_baseline(task, strategy, *train, seed)
+    return task_scores(task, evaluated[1], baseline_output(task, model, evaluated[0]))
 
 
 def main() -> None:
     params = load_params()
-    scores = score_baselines(params.baseline.strategies, read_features("train"), read_features("validation"),
-                             read_features("test"), params.seed)
-    write_json(paths.BASELINE_METRICS, scores)
-    for name, score in scores.items():
-        print(f"baseline {name}: validation accuracy {score['validation_accuracy']:.3f}")
+    task = read_json(paths.TASK)
+    folds = fold_numbers()
+    results = {}
+    for strategy in strategies_for(task, params.baseline.classification, params.baseline.regression):
+        per_fold = [score(task, strategy, read_features("train", k), read_features("validation", k), params.seed)
+                    for k in folds]
+        summary = fold_summary(per_fold)
+        results[strategy] = {
+            "validation_mean": summary["mean"], "validation_std": summary["std"],
+            "test": score(task, strategy, read_features("development"), read_features("test"), params.seed),
+        }
+    write_json(paths.BASELINE_METRICS, results)
+    metric = task["primary_metric"]
+    for name, result in results.items():
+        print(f"baseline {name}: validation {metric} {result['validation_mean'][metric]:.3f} "
+              f"± {result['validation_std'][metric]:.3f} over {len(folds)} fold(s)")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""collect: load the dataset named in params, write the raw arrays and their manifest."""
+"""collect: load the dataset named in params, write the raw examples and their manifest."""
 from stages.lib import paths
 from stages.lib.artifacts import write_raw
 from stages.lib.datasets import dataset_spec, deduplicate, load_dataset, manifest, stratified_sample
-from stages.lib.errors import run_stage
+from stages.lib.errors import PipelineError, run_stage
 from stages.lib.io import atomic_dir, write_json
 from stages.lib.params import load_params
 
@@ -10,14 +10,18 @@ from stages.lib.params import load_params
 def main() -> None:
     params = load_params()
     spec = dataset_spec(params.task.dataset)
-    x, y = load_dataset(spec, params.collect)
+    if spec.problem and params.task.problem not in ("auto", spec.problem):
+        raise PipelineError(f"task.problem={params.task.problem} does not fit {spec.name}, a {spec.problem} dataset: "
+                            "set task.problem: auto")
+    x, y, details = load_dataset(spec, params.collect, params.task.problem)
     removed = 0
     if params.collect.deduplicate:
         x, y, removed = deduplicate(x, y)
-    x, y = stratified_sample(x, y, params.collect.limit, params.seed)
+    classification = details.get("problem", spec.problem) == "classification"
+    x, y = stratified_sample(x, y, params.collect.limit, params.seed, stratify=classification)
     with atomic_dir(paths.RAW_DIR) as tmp:
-        write_raw(tmp / "examples.npz", x, y)
-        write_json(tmp / "manifest.json", manifest(spec, x, y, removed))
+        write_raw(tmp, x, y)
+        write_json(tmp / "manifest.json", manifest(spec, x, y, removed, details))
     print(f"collect: {len(y)} examples of {spec.name} ({removed} duplicates dropped) -> {paths.RAW_DIR}")
 
 

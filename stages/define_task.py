@@ -1,6 +1,5 @@
 """define_task: problem type -> last-layer activation, loss, metrics and baseline (the book's table)."""
 from stages.lib import paths
-from stages.lib.datasets import dataset_spec
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.io import read_json, write_json
 from stages.lib.params import load_params
@@ -9,10 +8,9 @@ from stages.lib.task import define_task
 
 def main() -> None:
     params = load_params()
-    spec = dataset_spec(params.task.dataset)
-    counts = read_json(paths.RAW_MANIFEST)["class_counts"]
+    raw = read_json(paths.RAW_MANIFEST)
     try:
-        task = define_task(spec.name, spec.problem, counts, params.task.imbalance_ratio)
+        task = define_task(raw["dataset"], raw["problem"], raw.get("class_counts"), params.task.imbalance_ratio)
     except ValueError as error:
         raise PipelineError(f"{paths.RAW_MANIFEST}: {error}") from None
     write_json(paths.TASK, task)

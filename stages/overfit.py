@@ -1,25 +1,45 @@
-"""overfit: a model big enough to overfit, proving the problem is learnable (ch. 5)."""
+"""overfit: a model big enough to overfit, proving the problem is learnable (ch. 5), on every fold."""
 from stages.lib import paths
-from stages.lib.artifacts import read_features
-from stages.lib.baselines import chance_accuracy
+from stages.lib.artifacts import fold_numbers, read_features
+from stages.lib.baselines import chance_level
 from stages.lib.errors import run_stage
+from stages.lib.evaluation import fold_summary
 from stages.lib.io import read_json, save_keras_model, write_csv, write_json
-from stages.lib.models import diagnose, fit_mlp
+from stages.lib.models import diagnose, fit_mlp, mean_history
 from stages.lib.params import load_params
 
 
 def main() -> None:
     params = load_params()
     task = read_json(paths.TASK)
-    train, validation = read_features("train"), read_features("validation")
     settings = params.overfit
-    model, history = fit_mlp(task, train, validation, settings, params.seed, settings.units)
-    diagnosis = diagnose(history, settings.overfit_tolerance, chance_accuracy(train[1]))
+    metric = task["training_metric"]
+    diagnoses, histories = [], []
+    for k in fold_numbers():
+        train = read_features("train", k)
+        print(f"overfit: fold {k}")
+        _, history = fit_mlp(task, train, read_features("validation", k), settings, params.seed, settings.units)
+        diagnoses.append(diagnose(history, settings.overfit_tolerance, chance_level(task, train[1]), metric,
+                                  task["greater_is_better"]))
+        histories.append(history)
+    print("overfit: final model on all development data")
+    model, final = fit_mlp(task, read_features("development"), None, settings, params.seed, settings.units)
+    summary = fold_summary(diagnoses)
+    result = {
+        "folds": len(diagnoses),
+        "overfit": sum(d["overfit"] for d in diagnoses) > len(diagnoses) / 2,
+        "training_failed": any(d["training_failed"] for d in diagnoses),
+        "overfit_folds": sum(d["overfit"] for d in diagnoses),
+        **summary,
+        "final_model": {"epochs": len(final), "train_loss": final["loss"].iloc[-1],
+                        f"train_{metric}": final[metric].iloc[-1]},
+    }
     save_keras_model(model, paths.OVERFIT_MODEL)
-    write_csv(paths.OVERFIT_HISTORY, history)
-    write_json(paths.OVERFIT_METRICS, diagnosis)
-    print(f"overfit: best validation loss at epoch {diagnosis['best_val_loss_epoch']} of {diagnosis['epochs']}, "
-          f"overfit={diagnosis['overfit']}, training_failed={diagnosis['training_failed']}")
+    write_csv(paths.OVERFIT_HISTORY, mean_history(histories))
+    write_json(paths.OVERFIT_METRICS, result)
+    print(f"overfit: best validation loss at epoch {summary['mean']['best_val_loss_epoch']:.1f} of {settings.epochs} "
+          f"(mean of {len(diagnoses)} fold(s)), overfit in {result['overfit_folds']}, "
+          f"training_failed={result['training_failed']}")
 
 
 if __name__ == "__main__":

@@ -1,43 +1,62 @@
-"""regularize: train the candidate regularized models, keep the best on validation only."""
+"""regularize: train every candidate on every fold, keep the best by mean validation score,
+then train it on all development data."""
 import pandas as pd
 
 from stages.lib import paths
-from stages.lib.artifacts import read_features
+from stages.lib.artifacts import fold_numbers, read_features
 from stages.lib.errors import run_stage
-from stages.lib.evaluation import classification_scores, primary_score_key
+from stages.lib.evaluation import fold_summary, task_scores, tie_breaker
 from stages.lib.io import atomic_dir, read_json, save_keras_model, write_csv, write_json
-from stages.lib.models import fit_mlp, select_candidate
+from stages.lib.models import fit_mlp, final_epochs, mean_history, select_candidate
 from stages.lib.params import load_params
+
+
+def cross_validate(task, candidate, settings, seed) -> tuple:
+    """(validation scores per fold, best epoch per fold, per-epoch mean history) of one candidate."""
+    scores, best_epochs, histories = [], [], []
+    for k in fold_numbers():
+        print(f"regularize: candidate {candidate.name}, fold {k}")
+        validation = read_features("validation", k)
+        model, history = fit_mlp(task, read_features("train", k), validation, settings, seed, candidate.units,
+                                 l1=candidate.l1, l2=candidate.l2, dropout=candidate.dropout,
+                                 patience=candidate.early_stopping_patience)
+        scores.append({**task_scores(task, validation[1], model.predict(validation[0], verbose=0)),
+                       "epochs_trained": len(history)})
+        best_epochs.append(int(history["epoch"].iloc[history["val_loss"].idxmin()]))
+        histories.append(history)
+    return scores, best_epochs, mean_history(histories)
 
 
 def main() -> None:
     params = load_params()
     task = read_json(paths.TASK)
-    train, validation = read_features("train"), read_features("validation")
     settings = params.regularize
-    metric = primary_score_key(task)
-    models, histories, results = {}, {}, {}
+    metric = task["primary_metric"]
+    results, histories, epochs = {}, {}, {}
     for candidate in settings.candidates:
-        print(f"regularize: candidate {candidate.name}")
-        model, history = fit_mlp(task, train, validation, settings, params.seed, candidate.units,
-                                 l1=candidate.l1, l2=candidate.l2, dropout=candidate.dropout,
-                                 patience=candidate.early_stopping_patience)
-        probabilities = model.predict(validation[0], verbose=0)
-        results[candidate.name] = {
-            **{f"val_{k}": v for k, v in classification_scores(validation[1], probabilities, task["classes"]).items()},
-            "epochs_trained": len(history),
-        }
-        models[candidate.name], histories[candidate.name] = model, history
-    chosen = select_candidate(results, f"val_{metric}")
+        scores, best_epochs, histories[candidate.name] = cross_validate(task, candidate, settings, params.seed)
+        summary = fold_summary(scores)
+        results[candidate.name] = {**{f"val_{k}_mean": v for k, v in summary["mean"].items()},
+                                   **{f"val_{k}_std": v for k, v in summary["std"].items()}}
+        epochs[candidate.name] = final_epochs(best_epochs, candidate.early_stopping_patience is not None,
+                                              settings.epochs)
+    chosen = select_candidate(results, f"val_{metric}_mean", task["greater_is_better"],
+                              f"val_{tie_breaker(task)}_mean")
     config = next(c for c in settings.candidates if c.name == chosen)
+    print(f"regularize: final '{chosen}' model on all development data, {epochs[chosen]} epochs")
+    model, _ = fit_mlp(task, read_features("development"), None, settings, params.seed, config.units,
+                       l1=config.l1, l2=config.l2, dropout=config.dropout, epochs=epochs[chosen])
     with atomic_dir(paths.REGULARIZED_DIR) as tmp:
-        save_keras_model(models[chosen], tmp / "model.keras")
-        write_json(tmp / "candidate.json", {**config.model_dump(), "selected_by": f"val_{metric}"})
+        save_keras_model(model, tmp / "model.keras")
+        write_json(tmp / "candidate.json", {**config.model_dump(), "selected_by": f"val_{metric}_mean",
+                                            "final_epochs": epochs[chosen]})
     write_csv(paths.REGULARIZED_HISTORY, histories[chosen])
     write_csv(paths.CANDIDATE_HISTORIES,
               pd.concat([h.assign(candidate=name) for name, h in histories.items()], ignore_index=True))
-    write_json(paths.REGULARIZE_METRICS, {"selected": results[chosen], "candidates": results})
-    print(f"regularize: kept '{chosen}' (validation {metric} {results[chosen]['val_' + metric]:.4f})")
+    write_json(paths.REGULARIZE_METRICS, {"folds": len(fold_numbers()), "final_epochs": epochs[chosen],
+                                          "selected": results[chosen], "candidates": results})
+    print(f"regularize: kept '{chosen}' (validation {metric} {results[chosen][f'val_{metric}_mean']:.4f} "
+          f"± {results[chosen][f'val_{metric}_std']:.4f})")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ def main(name: str) -> None:
     if name not in studies:
         raise PipelineError(f"unknown study '{name}': choose one of {sorted(studies)}")
     task = read_json(paths.TASK)
-    histories, verdict = run_study(studies[name], task, read_features("train"), read_features("validation"),
+    histories, verdict = run_study(studies[name], task, read_features("train", 0), read_features("validation", 0),
                                    params.study_settings, params.seed)
     with atomic_dir(paths.study_curves(name)) as tmp:
         for variant, history in histories.items():

@@ -1,7 +1,7 @@
 """validate: Great Expectations on the raw data and the splits; a failure stops the pipeline."""
 from stages.lib import paths
 from stages.lib.artifacts import read_raw
-from stages.lib.datasets import dataset_spec, value_range
+from stages.lib.datasets import dataset_spec, expected_classes, value_range
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.io import atomic_dir, read_json, row_hashes, write_json
 from stages.lib.params import load_params
@@ -11,12 +11,13 @@ from stages.lib.validation import build_checks, failure_message, run_checks, sum
 
 def main() -> None:
     params = load_params()
-    spec = dataset_spec(params.task.dataset)
+    raw = read_json(paths.RAW_MANIFEST)
     x, y = read_raw()
     split = read_json(paths.SPLIT)
     check_split_file(split, len(y))
-    checks = build_checks(spec, x, y, split, row_hashes(x), params.validate_.max_class_proportion_gap,
-                          value_range(spec, params.collect))
+    spec = dataset_spec(raw["dataset"])
+    checks = build_checks(raw, x, y, split, row_hashes(x), params.validate_, value_range(spec, params.collect),
+                          expected_classes(spec, raw), params.seed)
     with atomic_dir(paths.DATA_DOCS) as docs:
         outcomes = run_checks(checks, docs)
         if not all(o["success"] for o in outcomes):

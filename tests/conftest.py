@@ -43,9 +43,19 @@ def digits_like(n_per_class: int = 30, seed: int = 0):
     return x, y
 
 
-def write_raw(folder: Path, x, y) -> None:
-    write_raw_arrays(folder / paths.RAW_DATA, x, y)
-    write_json(folder / paths.RAW_MANIFEST, manifest(DATASETS["digits"], x, y))
+def write_raw(folder: Path, x, y, spec: str = "digits", details=None) -> None:
+    """Raw data and its manifest as collect writes them (tables and texts: pass collect's details)."""
+    write_raw_arrays(folder / paths.RAW_DIR, x, y)
+    write_json(folder / paths.RAW_MANIFEST, manifest(DATASETS[spec], x, y, details=details))
+
+
+def holdout_split(y) -> dict:
+    """Every fifth example to test, every fifth of the rest to validation: stratified by construction."""
+    order = np.arange(len(y))
+    test, validation, train = order[order % 5 == 0], order[order % 5 == 1], order[order % 5 > 1]
+    return {"protocol": "holdout", "shuffle": False, "test": test.tolist(),
+            "development": order[order % 5 > 0].tolist(),
+            "folds": [{"train": train.tolist(), "validation": validation.tolist()}]}
 
 
 @pytest.fixture

@@ -15,7 +15,8 @@ from tests.conftest import ROOT
 
 def test_digits_loads_as_declared():
     spec = DATASETS["digits"]
-    x, y = spec.load(spec, None)
+    x, y, details = spec.load(spec, None, "auto")
+    assert details == {}
     assert x.shape == (1797, *spec.example_shape) and set(np.unique(y)) == set(spec.classes)
     assert spec.value_range[0] <= x.min() and x.max() <= spec.value_range[1]
     record = manifest(spec, x, y)
@@ -39,14 +40,16 @@ def test_stratified_sample_keeps_proportions_and_is_seeded():
 
 
 def test_define_task_refuses_a_single_class(project):
-    write_json(project / paths.RAW_MANIFEST, {"class_counts": {"3": 100}})
+    write_json(project / paths.RAW_MANIFEST, {"dataset": "table", "problem": "classification",
+                                              "class_counts": {"3": 100}})
     with pytest.raises(PipelineError, match="at least two classes"):
         define_task.main()
     assert not (project / paths.TASK).exists()
 
 
 def test_define_task_stage_writes_the_definition(project):
-    write_json(project / paths.RAW_MANIFEST, {"class_counts": {str(c): 100 for c in range(10)}})
+    write_json(project / paths.RAW_MANIFEST, {"dataset": "digits", "problem": "classification",
+                                              "class_counts": {str(c): 100 for c in range(10)}})
     define_task.main()
     assert json.loads((project / paths.TASK).read_text())["loss"] == "sparse_categorical_crossentropy"
 

@@ -1,14 +1,18 @@
+"""Vectorization fitted on training data only, for every data kind; baselines scored like models."""
 import numpy as np
+import pandas as pd
 import pytest
 
 from stages import vectorize
 from stages.lib import paths
 from stages.lib.artifacts import read_features
-from stages.lib.baselines import best_baseline, chance_accuracy, score_baselines
+from stages.lib.baselines import baseline_output, best_baseline, chance_level, fit_baseline, strategies_for
 from stages.lib.errors import PipelineError
-from stages.lib.features import fit_normalizer, flatten, normalizer_statistics, transform
+from stages.lib.evaluation import task_scores
+from stages.lib.features import ImageFeatures, TableFeatures, TextFeatures, flatten
 from stages.lib.io import read_json, write_json
-from tests.conftest import digits_like, write_raw
+from stages.lib.task import define_task
+from tests.conftest import digits_like, holdout_split, write_raw
 
 
 def test_flatten_refuses_nan_and_inf():
@@ -20,48 +24,117 @@ def test_flatten_refuses_nan_and_inf():
 
 
 @pytest.mark.parametrize("kind", ["standard", "minmax", "none"])
-def test_normalizer_statistics_come_from_training_data_only(kind):
-    train = np.array([[0.0, 10.0], [2.0, 30.0]], dtype=np.float32)
-    scaler = fit_normalizer(train, kind)
-    stats = normalizer_statistics(scaler, kind)
-    other = np.array([[1000.0, -1000.0]], dtype=np.float32)
+def test_image_normalization_comes_from_training_data_only(kind):
+    train = np.array([[0.0, 10.0], [2.0, 30.0]])
+    features = ImageFeatures(kind).fit(train)
+    stats = features.statistics()
+    other = np.array([[1000.0, -1000.0]])
     if kind == "standard":
         np.testing.assert_allclose(stats["mean"], [1.0, 20.0])
-        np.testing.assert_allclose(transform(scaler, train).mean(axis=0), 0.0)
+        np.testing.assert_allclose(features.transform(train).mean(axis=0), 0.0)
     if kind == "minmax":
         np.testing.assert_allclose(stats["data_max"], [2.0, 30.0])
     if kind == "none":
-        np.testing.assert_array_equal(transform(scaler, other), other)
+        np.testing.assert_array_equal(features.transform(other), other)
 
 
-def test_vectorize_stage_fits_on_train_and_writes_float32(project):
+def table(values, colours) -> pd.DataFrame:
+    return pd.DataFrame({"size": pd.array(values, dtype="float64"), "colour": pd.array(colours, dtype="string")})
+
+
+def table_features(imputation: str) -> TableFeatures:
+    return TableFeatures(["size"], ["colour"], "standard", imputation, knn_neighbors=2)
+
+
+@pytest.mark.parametrize("imputation", ["median", "knn"])
+def test_table_imputation_and_encoding_learn_from_training_rows_only(imputation):
+    train = table([1.0, 2.0, np.nan, 4.0, 100.0], ["red", "blue", "red", None, "red"])
+    # Validation rows with values far from training: fitting on them would move every statistic.
+    validation = table([np.nan, 5000.0, 6000.0], ["green", None, "blue"])
+    features = table_features(imputation).fit(train)
+    stats = features.statistics()
+    assert stats["feature_names"] == ["numeric__size", "missing__missingindicator_size", "categorical__colour_blue",
+                                      "categorical__colour_missing", "categorical__colour_red"]
+    assert stats["categories"] == {"colour": ["blue", "missing", "red"]}
+    observed = [1.0, 2.0, 4.0, 100.0]
+    imputed = np.median(observed) if imputation == "median" else None
+    if imputation == "median":
+        assert stats["medians"] == {"size": imputed}
+    else:
+        assert stats["knn"] == {"n_neighbors": 2, "reference_rows": 5}
+    filled = pd.Series(train["size"]).fillna(imputed if imputed is not None else 0).to_numpy()
+    if imputation == "median":
+        assert stats["scaler"]["mean"][0] == pytest.approx(filled.mean())
+    encoded = features.transform(validation)
+    assert encoded.dtype == np.float32 and encoded.shape == (3, 5)
+    assert encoded[:, 1].tolist() == [1.0, 0.0, 0.0]  # the missing indicator
+    assert encoded[0, 2:].tolist() == [0.0, 0.0, 0.0]  # "green" was never seen in training: all zeros
+    assert encoded[1, 2:].tolist() == [0.0, 1.0, 0.0]  # a gap is the "missing" category
+    mean, scale = stats["scaler"]["mean"][0], stats["scaler"]["scale"][0]
+    size_of_gap = encoded[0, 0] * scale + mean
+    assert 1.0 <= size_of_gap <= 100.0  # filled from training values, never from 5000/6000
+
+
+def test_text_vocabulary_comes_from_training_texts_only():
+    train = np.array(["a good film", "a bad film", "good good acting"], dtype=object)
+    features = TextFeatures("multi_hot", 1, 20).fit(train)
+    vocabulary = features.statistics()["vocabulary"]
+    assert set(vocabulary) == {"[UNK]", "a", "good", "film", "bad", "acting"}
+    encoded = features.transform(np.array(["unseenword good"], dtype=object))
+    assert encoded.shape == (1, len(vocabulary))
+    assert encoded.toarray()[0, vocabulary.index("good")] == 1.0 and encoded.toarray()[0, 0] == 1.0  # [UNK]
+
+
+def test_text_bigrams_and_tf_idf():
+    train = np.array(["not good at all", "very good indeed", "not bad"], dtype=object)
+    features = TextFeatures("tf_idf", 2, 50).fit(train)
+    stats = features.statistics()
+    assert "not good" in stats["vocabulary"] and len(stats["idf_weights"]) == len(stats["vocabulary"])
+    encoded = features.transform(train)
+    assert encoded.dtype == np.float32 and set(np.unique(encoded.data)) - {1.0}
+
+
+def test_vectorize_stage_writes_every_fold_and_the_final_features(project):
     x, y = digits_like()
     write_raw(project, x, y)
-    order = np.arange(len(y))
-    split = {"test": order[order % 5 == 0].tolist(),
-             "folds": [{"train": order[order % 5 > 1].tolist(), "validation": order[order % 5 == 1].tolist()}]}
+    split = holdout_split(y)
     write_json(project / paths.SPLIT, split)
     vectorize.main()
-    x_train, y_train = read_features("train")
+    x_train, y_train = read_features("train", 0)
     x_test, _ = read_features("test")
-    assert x_train.dtype == np.float32 and x_train.shape == (180, 64)
+    x_development, y_development = read_features("development")
+    assert x_train.dtype == np.float32 and x_train.shape == (180, 64) and x_development.shape == (240, 64)
     np.testing.assert_array_equal(y_train, y[split["folds"][0]["train"]])
-    stats = read_json(paths.NORMALIZER)
-    np.testing.assert_allclose(stats["mean"], x[split["folds"][0]["train"]].reshape(180, -1).mean(axis=0), atol=1e-5)
+    np.testing.assert_array_equal(y_development, y[split["development"]])
+    fold_stats = read_json(f"{paths.FOLD_FEATURES_DIR}/0/preprocessing.json")
+    np.testing.assert_allclose(fold_stats["mean"], x[split["folds"][0]["train"]].reshape(180, -1).mean(axis=0),
+                               atol=1e-5)
+    final_stats = read_json(paths.PREPROCESSING)
+    np.testing.assert_allclose(final_stats["mean"], x[split["development"]].reshape(240, -1).mean(axis=0), atol=1e-5)
     np.testing.assert_allclose(x_train.mean(axis=0), 0.0, atol=1e-5)
     assert abs(x_test.mean()) > 1e-4  # test statistics were not used for fitting
 
 
-def test_baselines_score_near_chance_and_best_is_chosen_on_validation():
-    rng = np.random.default_rng(0)
+def test_baselines_score_like_models():
+    task = define_task("x", "classification", {"0": 50, "1": 50, "2": 50, "3": 50}, 3.0)
     y = np.repeat(np.arange(4), 50)
-    x = rng.normal(size=(200, 3))
-    pair = (x, y)
-    scores = score_baselines(["most_frequent", "stratified", "uniform"], pair, pair, pair, seed=0)
-    assert scores["most_frequent"]["test_accuracy"] == pytest.approx(0.25)
-    assert all(0.1 < s["validation_accuracy"] < 0.4 for s in scores.values())
-    scores["stratified"]["validation_accuracy"] = scores["most_frequent"]["validation_accuracy"]
-    assert best_baseline(scores)[0] == "most_frequent"
-    scores["uniform"]["validation_accuracy"] = 0.9
-    assert best_baseline(scores) == ("uniform", scores["uniform"]["test_accuracy"])
-    assert chance_accuracy(np.array([0, 0, 0, 1])) == 0.75
+    x = np.random.default_rng(0).normal(size=(200, 3))
+    model = fit_baseline(task, "most_frequent", x, y, 0)
+    assert task_scores(task, y, baseline_output(task, model, x))["accuracy"] == pytest.approx(0.25)
+    assert chance_level(task, np.array([0, 0, 0, 1])) == 0.75
+
+
+def test_regression_baselines_predict_the_training_mean():
+    task = define_task("x", "regression", None, 3.0)
+    y = np.array([1.0, 2.0, 6.0])
+    model = fit_baseline(task, "mean", np.zeros((3, 1)), y, 0)
+    assert baseline_output(task, model, np.zeros((2, 1))).tolist() == [3.0, 3.0]
+    assert chance_level(task, y) == pytest.approx(np.mean(np.abs(y - 3.0)))
+    assert strategies_for(task, ["most_frequent"], ["median", "mean"]) == ["mean", "median"]
+
+
+def test_best_baseline_is_chosen_on_validation_in_the_metrics_direction():
+    scores = {"mean": {"validation_mean": {"mae": 5.0}, "test": {"mae": 5.5}},
+              "median": {"validation_mean": {"mae": 4.0}, "test": {"mae": 4.5}}}
+    assert best_baseline(scores, "mae", greater_is_better=False) == ("median", 4.5)
+    assert best_baseline(scores, "mae", greater_is_better=True) == ("mean", 5.5)

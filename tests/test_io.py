@@ -65,4 +65,4 @@ def test_raw_file_of_unknown_layout_is_refused(tmp_path):
 
     write_npz(tmp_path / "examples.npz", images=np.zeros((2, 3)))
     with pytest.raises(PipelineError, match="holds neither x, y nor tokens, offsets, y"):
-        read_raw(tmp_path / "examples.npz")
+        read_raw(tmp_path)

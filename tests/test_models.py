@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages.lib.models import diagnose, predict_classes, select_candidate
+from stages.lib.models import diagnose, final_epochs, mean_history, select_candidate
 
 
 def history(loss, val_loss, accuracy=None):
@@ -26,15 +26,31 @@ def test_diagnose_stuck_training():
     assert diagnose(history([2.3, 2.2, 2.1], [2.3, 2.3, 2.3], [0.1, 0.12, 0.13]), 0.1, 0.1)["training_failed"]
 
 
-def test_selection_uses_metric_then_loss():
+def test_diagnose_regression_against_the_mean_predictor():
+    curve = pd.DataFrame({"epoch": [1, 2, 3], "loss": [900.0, 400.0, 100.0], "mae": [30.0, 20.0, 8.0],
+                          "val_loss": [950.0, 500.0, 300.0], "val_mae": [31.0, 22.0, 15.0]})
+    d = diagnose(curve, 0.1, chance=30.0, metric="mae", greater_is_better=False)
+    assert d["best_val_mae"] == 15.0 and not d["training_failed"]
+    assert diagnose(curve.assign(mae=[30.0, 29.5, 29.0]), 0.1, 30.0, "mae", False)["training_failed"]
+
+
+def test_selection_uses_metric_then_tie_breaker():
     results = {"a": {"val_accuracy": 0.9, "val_log_loss": 0.3}, "b": {"val_accuracy": 0.95, "val_log_loss": 0.5},
                "c": {"val_accuracy": 0.95, "val_log_loss": 0.4}}
-    assert select_candidate(results, "val_accuracy") == "c"
+    assert select_candidate(results, "val_accuracy", True, "val_log_loss") == "c"
+    errors = {"a": {"val_mae": 3.0, "val_mse": 9.0}, "b": {"val_mae": 2.0, "val_mse": 5.0}}
+    assert select_candidate(errors, "val_mae", False, "val_mse") == "b"
 
 
-def test_predict_classes_sigmoid_and_softmax():
-    assert predict_classes(np.array([[0.2], [0.7]])).tolist() == [0, 1]
-    assert predict_classes(np.array([[0.2, 0.8], [0.9, 0.1]])).tolist() == [1, 0]
+def test_fold_histories_average_per_epoch_over_the_folds_that_reached_it():
+    first = pd.DataFrame({"epoch": [1, 2, 3], "loss": [3.0, 2.0, 1.0]})
+    second = pd.DataFrame({"epoch": [1, 2], "loss": [5.0, 4.0]})
+    assert mean_history([first, second])["loss"].tolist() == [4.0, 3.0, 1.0]
+
+
+def test_final_model_trains_for_the_median_best_epoch_when_folds_stopped_early():
+    assert final_epochs([4, 9, 6], early_stopping=True, configured=60) == 6
+    assert final_epochs([4, 9, 6], early_stopping=False, configured=60) == 60
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +58,8 @@ def tiny_problem():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 6)).astype(np.float32)
     y = (x[:, 0] + x[:, 1] > 0).astype(np.int64) + 2 * (x[:, 2] > 0)
-    task = {"output_units": 4, "last_layer_activation": "softmax", "loss": "sparse_categorical_crossentropy"}
+    task = {"output_units": 4, "last_layer_activation": "softmax", "loss": "sparse_categorical_crossentropy",
+            "problem_type": "multiclass_classification", "training_metric": "accuracy"}
     return task, (x[:90], y[:90]), (x[90:], y[90:])
 
 
@@ -70,3 +87,19 @@ def test_early_stopping_stops_and_restores(tiny_problem):
     assert len(hist) < 200
     restored = model.evaluate(*validation, verbose=0)[0]
     assert restored == pytest.approx(hist["val_loss"].min(), rel=1e-3)
+
+
+def test_regression_model_starts_at_the_training_mean_and_tracks_mae():
+    from stages.lib.models import fit_mlp
+    from stages.lib.params import TrainingParams
+    from stages.lib.task import define_task
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 3)).astype(np.float32)
+    y = 150.0 + 40.0 * x[:, 0]
+    settings = TrainingParams(epochs=2, batch_size=16, optimizer="rmsprop", learning_rate=1e-3)
+    model, hist = fit_mlp(define_task("t", "regression", None, 3.0), (x[:60], y[:60]), None, settings, 0, [8],
+                          verbose=0)
+    assert list(hist.columns) == ["epoch", "loss", "mae"]  # no validation: a final model
+    assert model.layers[-1].activation.__name__ == "linear"
+    assert abs(float(model.predict(x[60:], verbose=0).mean()) - y[:60].mean()) < 10

@@ -7,14 +7,16 @@ import pytest
 from stages.lib import sources
 from stages.lib.datasets import DATASETS, load_dataset
 from stages.lib.errors import PipelineError
-from stages.lib.params import CollectParams, ImdbEncoding
+from stages.lib.params import CollectParams, ImdbEncoding, TableSource, TextSource
 from stages.lib.sources import PublishedFile, locate, sha256_of_file
 
 KERAS_IMDB = ImdbEncoding(num_words=10000, start_char=1, oov_char=2, index_from=3)
 
 
 def options(data_dir, imdb=KERAS_IMDB):
-    return CollectParams(limit=None, deduplicate=True, data_dir=str(data_dir), imdb=imdb)
+    return CollectParams(limit=None, deduplicate=True, data_dir=str(data_dir), imdb=imdb,
+                         table=TableSource(path="t.csv", target="y", time_column=None, numeric=None, categorical=None),
+                         text=TextSource(path="t.csv", text_column="text", label_column="label", classes=None))
 
 
 UNREACHABLE = "http://127.0.0.1:9/"  # the discard port: nothing listens, the connection is refused at once
@@ -47,7 +49,7 @@ def empty_cache(tmp_path, monkeypatch):
 def test_mnist_loads_from_the_data_dir_param(tmp_path, empty_cache):
     small_mnist(tmp_path / "mnist.npz")
     spec = mnist_spec_for(tmp_path / "mnist.npz")
-    x, y = load_dataset(spec, options(tmp_path))
+    x, y, _ = load_dataset(spec, options(tmp_path))
     assert x.shape == (40, 28, 28) and x.dtype == np.uint8
     assert y.dtype == np.int64 and y[:10].tolist() == list(range(10))
 

@@ -145,7 +145,7 @@ def test_study_stage_writes_curves_plot_and_verdict(project, default_params):
     rng = np.random.default_rng(0)
     for split, n in (("train", 80), ("validation", 40)):
         y = np.arange(n) % 3
-        write_features(project / paths.FEATURES_DIR, split, (rng.normal(size=(n, 5)) + y[:, None]).astype(np.float32), y)
+        write_features(project / paths.features_file(split, 0), (rng.normal(size=(n, 5)) + y[:, None]).astype(np.float32), y)
     write_json(project / paths.TASK, define_task("x", "classification", {"0": 1, "1": 1, "2": 1}, 3.0))
     default_params["studies"]["digits"].update(epochs=6, units=[8], patience=1)
     write_params(project, default_params)
@@ -167,11 +167,20 @@ def test_studies_that_change_features_are_not_applicable_to_sparse_text():
     from stages.lib.studies import run_study, verdict_word
 
     x, y = csr_matrix(np.eye(6, dtype=np.float32)), np.arange(6) % 2
-    histories, result = run_study(STUDIES["noise_channels"], {}, (x, y), (x, y), SETTINGS, 0)
+    task = {"problem_type": "binary_classification"}
+    histories, result = run_study(STUDIES["noise_channels"], task, (x, y), (x, y), SETTINGS, 0)
     assert histories == {} and result["held"] is None and "sparse" in result["not_applicable"]
     assert verdict_word(result) == "not applicable"
     assert "| noise_channels | c |" in summary_markdown("imdb", {"noise_channels": {**result, "claim": "c"}})
     assert "**not applicable** |" in summary_markdown("imdb", {"noise_channels": {**result, "claim": "c"}})
+
+
+def test_no_study_applies_to_regression():
+    from stages.lib.studies import run_study
+
+    x, y = np.zeros((4, 2), dtype=np.float32), np.arange(4.0)
+    histories, result = run_study(STUDIES["capacity"], {"problem_type": "regression"}, (x, y), (x, y), SETTINGS, 0)
+    assert histories == {} and result["held"] is None and "classifiers" in result["not_applicable"]
 
 
 def test_each_dataset_has_its_study_sizes(default_params, tmp_path):

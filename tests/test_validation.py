@@ -9,18 +9,7 @@ from stages.lib import paths
 from stages.lib.errors import PipelineError
 from stages.lib.io import row_hashes, write_json
 from stages.lib.validation import class_proportions, feature_summary, split_overlaps
-from tests.conftest import digits_like, write_raw
-
-
-
-def holdout_split(y):
-    """Every fifth example to test, every fifth of the rest to validation: stratified by construction."""
-    order = np.arange(len(y))
-    test = order[order % 5 == 0]
-    validation = order[order % 5 == 1]
-    train = order[order % 5 > 1]
-    return {"protocol": "holdout", "shuffle": False, "test": test.tolist(),
-            "folds": [{"train": train.tolist(), "validation": validation.tolist()}]}
+from tests.conftest import digits_like, holdout_split, write_raw
 
 
 def run_validate(project, x, y, split):
@@ -95,7 +84,7 @@ def test_out_of_range_values_and_unknown_labels(project):
     with pytest.raises(PipelineError) as error:
         run_validate(project, x, y, holdout_split(y))
     assert "feature=f1, max=99.0" in str(error.value)
-    assert "column=label, value_set=[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]" in str(error.value)
+    assert "column=target, value_set=[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]" in str(error.value)
 
 
 def test_derived_frames():

@@ -1,27 +1,36 @@
-"""Trivial baselines: what a model must beat to be worth anything."""
+"""Trivial baselines: what a model must beat to be worth anything, scored like the models."""
 import numpy as np
-from sklearn.dummy import DummyClassifier
-from sklearn.metrics import accuracy_score
 
 
-def score_baselines(strategies, train, validation, test, seed: int) -> dict:
-    """Accuracy of each DummyClassifier strategy on validation and test; (x, y) pairs in."""
-    scores = {}
-    for strategy in strategies:
-        model = DummyClassifier(strategy=strategy, random_state=seed).fit(*train)
-        scores[strategy] = {
-            "validation_accuracy": accuracy_score(validation[1], model.predict(validation[0])),
-            "test_accuracy": accuracy_score(test[1], model.predict(test[0])),
-        }
-    return scores
+def fit_baseline(task: dict, strategy: str, x, y, seed: int):
+    """A scikit-learn dummy model of `strategy`, fitted on (x, y)."""
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+
+    if task["problem_type"] == "regression":
+        return DummyRegressor(strategy=strategy).fit(x, y)
+    return DummyClassifier(strategy=strategy, random_state=seed).fit(x, y)
 
 
-def best_baseline(scores: dict) -> tuple:
-    """(strategy, test accuracy) of the strongest baseline, chosen on validation (ties: listed first)."""
-    name = max(scores, key=lambda s: scores[s]["validation_accuracy"])
-    return name, scores[name]["test_accuracy"]
+def baseline_output(task: dict, model, x) -> np.ndarray:
+    """What a model would output: predicted values, or class probabilities."""
+    return model.predict(x) if task["problem_type"] == "regression" else model.predict_proba(x)
 
 
-def chance_accuracy(y: np.ndarray) -> float:
-    """Accuracy of always predicting the most frequent class."""
+def strategies_for(task: dict, classification: list, regression: list) -> list:
+    """The task's own baseline first, then the others params asks for."""
+    listed = regression if task["problem_type"] == "regression" else classification
+    return [task["baseline"]] + [s for s in listed if s != task["baseline"]]
+
+
+def best_baseline(scores: dict, metric: str, greater_is_better: bool) -> tuple:
+    """(strategy, its test score) of the strongest baseline, chosen on mean validation `metric`."""
+    sign = 1 if greater_is_better else -1
+    name = max(scores, key=lambda s: sign * scores[s]["validation_mean"][metric])
+    return name, scores[name]["test"][metric]
+
+
+def chance_level(task: dict, y: np.ndarray) -> float:
+    """The training score of guessing: majority-class accuracy, or the mean predictor's MAE."""
+    if task["problem_type"] == "regression":
+        return float(np.mean(np.abs(y - y.mean())))
     return float(np.bincount(y).max() / len(y))

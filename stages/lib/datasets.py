@@ -4,10 +4,14 @@ from typing import Callable, Optional
 
 import numpy as np
 
+import pandas as pd
+
+from stages.lib.artifacts import take
 from stages.lib.errors import PipelineError
 from stages.lib.io import row_hashes, sha256_of_arrays
 from stages.lib.sequences import Sequences, keras_imdb_encoding
 from stages.lib.sources import PublishedFile, locate
+from stages.lib.tables import load_table, load_text
 
 KERAS_DATASETS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 MNIST_FILE = PublishedFile("mnist.npz", KERAS_DATASETS + "mnist.npz",
@@ -20,20 +24,22 @@ IMDB_FILE = PublishedFile("imdb.npz", KERAS_DATASETS + "imdb.npz",
 class DatasetSpec:
     name: str
     source: str
-    problem: str  # "classification" or "regression"
-    kind: str  # "images" (fixed-shape arrays) or "sequences" (token ids, see stages.lib.sequences)
+    problem: Optional[str]  # "classification" or "regression"; None: from the data (task.problem)
+    # "images" (fixed-shape arrays), "sequences" (token ids, see stages.lib.sequences),
+    # "table" (a frame of numeric and categorical columns) or "text" (an array of strings)
+    kind: str
     example_shape: tuple  # images only
     value_range: Optional[tuple]  # (min, max) every value must lie in; sequences: from collect.imdb
-    classes: tuple
-    load: Callable  # (spec, collect params) -> (x, y)
+    classes: Optional[tuple]  # the published label set; None: whatever the user's data holds
+    load: Callable  # (spec, collect params, task.problem) -> (x, y, details for the manifest)
     published: Optional[PublishedFile] = None
 
 
-def _load_digits(spec, options):
+def _load_digits(spec, options, problem):
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    return bunch.images.astype(np.float64), bunch.target.astype(np.int64)
+    return bunch.images.astype(np.float64), bunch.target.astype(np.int64), {}
 
 
 def _published_arrays(path, names, ragged: bool = False) -> dict:
@@ -55,7 +61,7 @@ def _published_arrays(path, names, ragged: bool = False) -> dict:
     return arrays
 
 
-def _load_mnist(spec, options):
+def _load_mnist(spec, options, problem):
     """Keras' mnist.npz: the 60,000 training and 10,000 test images, pooled for our own split."""
     path = locate(spec.published, options.data_dir)
     arrays = _published_arrays(path, ["x_train", "y_train", "x_test", "y_test"])
@@ -63,10 +69,10 @@ def _load_mnist(spec, options):
     y = np.concatenate([arrays["y_train"], arrays["y_test"]]).astype(np.int64)
     if x.shape[1:] != spec.example_shape:
         raise PipelineError(f"{path} holds images of shape {x.shape[1:]}, not MNIST's {spec.example_shape}")
-    return x, y
+    return x, y, {}
 
 
-def _load_imdb(spec, options):
+def _load_imdb(spec, options, problem):
     """Keras' imdb.npz (25,000 training and 25,000 test reviews as word ranks), pooled and
     encoded exactly as keras.datasets.imdb.load_data does with the collect.imdb params."""
     path = locate(spec.published, options.data_dir)
@@ -74,12 +80,17 @@ def _load_imdb(spec, options):
     words = Sequences.from_lists(list(arrays["x_train"]) + list(arrays["x_test"]))
     encoding = options.imdb
     x = keras_imdb_encoding(words, encoding.num_words, encoding.start_char, encoding.oov_char, encoding.index_from)
-    return x, np.concatenate([arrays["y_train"], arrays["y_test"]]).astype(np.int64)
+    return x, np.concatenate([arrays["y_train"], arrays["y_test"]]).astype(np.int64), {}
 
 
 def value_range(spec, options) -> tuple:
     """The range every value must lie in: the spec's, or for token ids [0, num_words)."""
     return spec.value_range if spec.value_range else (0, options.imdb.num_words - 1)
+
+
+def expected_classes(spec: DatasetSpec, raw_manifest: dict) -> list:
+    """The labels a dataset must have: the published set, or those collect found in the user's data."""
+    return list(spec.classes) if spec.classes else sorted(int(c) for c in raw_manifest["class_counts"])
 
 
 DATASETS = {
@@ -115,6 +126,14 @@ DATASETS = {
         load=_load_imdb,
         published=IMDB_FILE,
     ),
+    "table": DatasetSpec(
+        name="table", source="your table: params.yaml collect.table", problem=None, kind="table",
+        example_shape=(), value_range=None, classes=None, load=lambda spec, options, problem: load_table(options.table, problem),
+    ),
+    "text": DatasetSpec(
+        name="text", source="your texts: params.yaml collect.text", problem=None, kind="text",
+        example_shape=(), value_range=None, classes=None, load=lambda spec, options, problem: load_text(options.text, problem),
+    ),
 }
 
 
@@ -124,8 +143,9 @@ def dataset_spec(name: str) -> DatasetSpec:
     return DATASETS[name]
 
 
-def load_dataset(spec: DatasetSpec, options):
-    return spec.load(spec, options)
+def load_dataset(spec: DatasetSpec, options, problem: str = "auto"):
+    """(x, y, details): the examples, their targets and what the manifest should record about them."""
+    return spec.load(spec, options, problem)
 
 
 def deduplicate(x, y):
@@ -134,37 +154,58 @@ def deduplicate(x, y):
     Returns (x, y, number removed)."""
     _, first = np.unique(row_hashes(x), return_index=True)
     keep = np.sort(first)
-    return x[keep], y[keep], len(y) - len(keep)
+    return take(x, keep), y[keep], len(y) - len(keep)
 
 
-def stratified_sample(x, y, limit: Optional[int], seed: int):
+def stratified_sample(x, y, limit: Optional[int], seed: int, stratify: bool = True):
     """Keep `limit` examples with the class proportions of the whole (all when limit is None)."""
     if limit is None or limit >= len(y):
         return x, y
     from sklearn.model_selection import train_test_split
 
     try:
-        keep, _ = train_test_split(np.arange(len(y)), train_size=limit, stratify=y, random_state=seed)
+        keep, _ = train_test_split(np.arange(len(y)), train_size=limit, stratify=y if stratify else None,
+                                   random_state=seed)
     except ValueError as error:
         raise PipelineError(f"collect.limit={limit} is too small to keep every class ({error})") from None
     keep = np.sort(keep)
-    return x[keep], y[keep]
+    return take(x, keep), y[keep]
 
 
-def manifest(spec: DatasetSpec, x, y: np.ndarray, duplicates_removed: int = 0) -> dict:
-    """Provenance of the raw data: where it came from, content hashes and counts."""
-    classes, counts = np.unique(y, return_counts=True)
-    content = (x.tokens, x.offsets, y) if isinstance(x, Sequences) else (x, y)
+def _content_hash(x, y) -> str:
+    if isinstance(x, Sequences):
+        return sha256_of_arrays(x.tokens, x.offsets, y)
+    if isinstance(x, pd.DataFrame):
+        return sha256_of_arrays(pd.util.hash_pandas_object(x, index=False).to_numpy(), y)
+    if x.dtype == object:  # texts, exactly as collected
+        encoded = [text.encode() for text in x]
+        return sha256_of_arrays(np.frombuffer(b"".join(encoded), dtype=np.uint8),
+                                np.array([len(e) for e in encoded]), y)
+    return sha256_of_arrays(x, y)
+
+
+def manifest(spec: DatasetSpec, x, y: np.ndarray, duplicates_removed: int = 0, details: Optional[dict] = None) -> dict:
+    """Provenance of the raw data: where it came from, content hashes, counts and column roles."""
+    details = dict(details or {})
+    problem = details.pop("problem", spec.problem)
     record = {
         "dataset": spec.name,
+        "kind": spec.kind,
+        "problem": problem,
         "source": spec.source,
-        "sha256": sha256_of_arrays(*content),
+        "sha256": _content_hash(x, y),
         "examples": len(y),
-        "example_shape": list(x.shape[1:]),
-        "dtype": str(x.dtype),
-        "class_counts": {str(c): int(n) for c, n in zip(classes, counts)},
+        "example_shape": list(x.shape[1:]) if spec.kind in ("images", "sequences") else [],
+        "dtype": str(x.dtype) if spec.kind in ("images", "sequences") else None,
         "duplicates_removed": duplicates_removed,
+        **details,
     }
+    if problem == "classification":
+        classes, counts = np.unique(y, return_counts=True)
+        record["class_counts"] = {str(c): int(n) for c, n in zip(classes, counts)}
+    else:
+        record["target_summary"] = {"mean": float(np.mean(y)), "std": float(np.std(y)),
+                                    "min": float(np.min(y)), "max": float(np.max(y))}
     if spec.published:
         record["published_file"] = {"name": spec.published.name, "url": spec.published.url,
                                     "sha256": spec.published.sha256}

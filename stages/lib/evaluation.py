@@ -1,48 +1,98 @@
-"""Scoring a model once on the test split."""
+"""Scoring models and baselines the same way, summarizing folds, and the bar over the baseline."""
 import numpy as np
 from sklearn.metrics import (
     accuracy_score,
+    average_precision_score,
     log_loss,
+    mean_absolute_error,
+    mean_squared_error,
     precision_recall_fscore_support,
+    r2_score,
     roc_auc_score,
 )
+from sklearn.preprocessing import label_binarize
 
 from stages.lib.errors import PipelineError
-from stages.lib.models import predict_classes
 
 
-def classification_scores(y_true: np.ndarray, probabilities: np.ndarray, classes) -> dict:
-    """Accuracy, macro precision/recall/F1, ROC AUC (one-vs-rest when multiclass) and log loss.
+def predict_classes(probabilities: np.ndarray) -> np.ndarray:
+    """Class labels from the last layer's output: sigmoid (n, 1) or softmax (n, k)."""
+    if probabilities.shape[1] == 1:
+        return (probabilities[:, 0] > 0.5).astype(np.int64)
+    return probabilities.argmax(axis=1)
 
-    The log loss is the plain cross-entropy, without the weight penalties Keras adds to its
-    loss, so that regularized and unregularized models compare fairly.
+
+def classification_scores(y_true: np.ndarray, probabilities: np.ndarray, classes, positive_class=None) -> dict:
+    """Accuracy, precision/recall/F1, ROC AUC, PR-AUC (average precision) and log loss.
+
+    Binary tasks (a sigmoid column, or two probability columns) report precision, recall,
+    F1 and PR-AUC for `positive_class`; multiclass tasks report macro averages and
+    one-vs-rest AUCs. The log loss is the plain cross-entropy, without the weight penalties
+    Keras adds to its loss, so that regularized and unregularized models compare fairly.
     """
+    if len(classes) == 2 and probabilities.shape[1] == 2:
+        probabilities = probabilities[:, 1:]
     predicted = predict_classes(probabilities)
-    precision, recall, f1, _ = precision_recall_fscore_support(
-        y_true, predicted, labels=classes, average="macro", zero_division=0)
-    scores = probabilities[:, 0] if probabilities.shape[1] == 1 else probabilities
-    auc = roc_auc_score(y_true, scores, multi_class="ovr", labels=classes)
-    return {
-        "accuracy": accuracy_score(y_true, predicted),
-        "precision_macro": precision,
-        "recall_macro": recall,
-        "f1_macro": f1,
-        "roc_auc_ovr": auc,
-        "log_loss": log_loss(y_true, scores, labels=classes),
-    }
+    if len(classes) == 2:
+        p_one = probabilities[:, 0]
+        positive_scores = p_one if positive_class in (None, 1) else 1 - p_one
+        positive = 1 if positive_class is None else positive_class
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            y_true, predicted, labels=[positive], average="binary", pos_label=positive, zero_division=0)
+        auc = roc_auc_score(y_true, p_one)
+        pr_auc = average_precision_score(y_true == positive, positive_scores)
+        loss = log_loss(y_true, p_one, labels=classes)
+    else:
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            y_true, predicted, labels=classes, average="macro", zero_division=0)
+        auc = roc_auc_score(y_true, probabilities, multi_class="ovr", labels=classes)
+        pr_auc = average_precision_score(label_binarize(y_true, classes=classes), probabilities, average="macro")
+        loss = log_loss(y_true, probabilities, labels=classes)
+    return {"accuracy": accuracy_score(y_true, predicted), "precision": precision, "recall": recall, "f1": f1,
+            "roc_auc": auc, "pr_auc": pr_auc, "log_loss": loss}
 
 
-def primary_score_key(task: dict) -> str:
-    """The key of classification_scores that measures the task's primary metric."""
-    return {"accuracy": "accuracy", "precision": "precision_macro", "recall": "recall_macro"}[task["primary_metric"]]
+def regression_scores(y_true: np.ndarray, predicted: np.ndarray) -> dict:
+    predicted = np.asarray(predicted).reshape(-1)
+    mse = mean_squared_error(y_true, predicted)
+    return {"mae": mean_absolute_error(y_true, predicted), "mse": mse, "rmse": float(np.sqrt(mse)),
+            "r2": r2_score(y_true, predicted)}
 
 
-def check_margin(accuracy: float, baseline_accuracy: float, baseline_name: str, min_margin: float) -> float:
-    """The model's lead over the baseline; a lead under `min_margin` stops the pipeline."""
-    margin = accuracy - baseline_accuracy
-    if margin < min_margin:
+def task_scores(task: dict, y_true: np.ndarray, output: np.ndarray) -> dict:
+    """The task's scores from a model's (or baseline's) output: probabilities, or predicted values."""
+    if task["problem_type"] == "regression":
+        return regression_scores(y_true, output)
+    return classification_scores(y_true, np.asarray(output).reshape(len(y_true), -1), task["classes"],
+                                 task.get("positive_class"))
+
+
+def tie_breaker(task: dict) -> str:
+    """The score that decides between equally good candidates (lower is better)."""
+    return "mse" if task["problem_type"] == "regression" else "log_loss"
+
+
+def fold_summary(rows: list) -> dict:
+    """Mean and (population) standard deviation across folds of every number in `rows`."""
+    keys = [k for k, v in rows[0].items() if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)]
+    values = {k: np.array([row[k] for row in rows], dtype=np.float64) for k in keys}
+    return {"mean": {k: v.mean() for k, v in values.items()}, "std": {k: v.std() for k, v in values.items()}}
+
+
+def skill_over(score: float, baseline: float, greater_is_better: bool) -> float:
+    """The fraction of the baseline's gap to a perfect score (1, or 0 for errors) that `score` closes."""
+    gap = (1.0 - baseline) if greater_is_better else baseline
+    gained = (score - baseline) if greater_is_better else (baseline - score)
+    return gained / gap if gap > 0 else 0.0
+
+
+def check_skill(task: dict, score: float, baseline: float, baseline_name: str, min_skill: float) -> float:
+    """The model's skill over the best baseline; under `min_skill` it stops the pipeline."""
+    skill = skill_over(score, baseline, task["greater_is_better"])
+    if skill < min_skill:
+        metric = task["primary_metric"]
         raise PipelineError(
-            f"the regularized model's test accuracy {accuracy:.4f} beats the {baseline_name} baseline's "
-            f"{baseline_accuracy:.4f} by {margin:.4f}, under evaluate.min_margin_over_baseline={min_margin}: "
+            f"the regularized model's test {metric} {score:.4f} against the {baseline_name} baseline's {baseline:.4f} "
+            f"closes {skill:.1%} of the gap to a perfect score, under evaluate.min_skill_over_baseline={min_skill}: "
             "improve the model (see reports/metrics/regularize.json)")
-    return margin
+    return skill

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from stages.lib.errors import PipelineError
 
@@ -117,10 +118,22 @@ def sha256_of_arrays(*arrays) -> str:
     return digest.hexdigest()
 
 
-def row_hashes(x: np.ndarray) -> np.ndarray:
-    """One sha256 per example (first axis), over its raw bytes: identical content, identical hash."""
+def normalize_text(texts) -> list:
+    """Case and whitespace folded: texts equal after this are near-duplicates."""
+    return [" ".join(str(t).lower().split()) for t in texts]
+
+
+def row_hashes(x) -> np.ndarray:
+    """One hash per example: identical content, identical hash.
+
+    Texts are hashed after folding case and whitespace, so near-duplicates hash alike.
+    """
     if hasattr(x, "hashes"):  # stages.lib.sequences.Sequences
         return x.hashes()
+    if isinstance(x, pd.DataFrame):
+        return np.array([f"{h:016x}" for h in pd.util.hash_pandas_object(x, index=False).to_numpy()])
+    if x.dtype == object:
+        return np.array([hashlib.sha256(text.encode()).hexdigest() for text in normalize_text(x)])
     rows = np.ascontiguousarray(x).reshape(len(x), -1)
     return np.array([hashlib.sha256(row.tobytes()).hexdigest() for row in rows])
 

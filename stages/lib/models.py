@@ -11,8 +11,6 @@ from scipy.sparse import issparse
 
 from stages.lib.errors import PipelineError
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow and make TensorFlow's ops deterministic."""
@@ -21,15 +19,19 @@ def seed_everything(seed: int) -> None:
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+    # Predicting once per fold retraces tf.functions; the warning about it is noise here.
+    tf.get_logger().setLevel("ERROR")
 
 
 def build_model(n_features: int, task: dict, units, optimizer: str, learning_rate: float,
                 l1: float = 0.0, l2: float = 0.0, dropout: float = 0.0, sparse: bool = False,
-                cross_entropy: bool = False):
-    """A densely connected classifier with the task's last layer and loss (ch. 4-6 of the book).
+                cross_entropy: bool = False, output_bias: float = 0.0):
+    """A densely connected model with the task's last layer, loss and metric (ch. 4-6 of the book).
 
     With `sparse`, it takes scipy CSR inputs (multi-hot text) without ever densifying them.
-    With `cross_entropy`, it also reports the plain cross-entropy (no weight penalties) per epoch.
+    With `cross_entropy` (classification), it also reports the plain cross-entropy (no weight
+    penalties) per epoch. `output_bias` starts the last layer there: a regression model
+    starting at the training targets' mean need not spend its first epochs getting there.
     """
     import keras
     from keras import layers, regularizers
@@ -40,10 +42,11 @@ def build_model(n_features: int, task: dict, units, optimizer: str, learning_rat
         model.add(layers.Dense(width, activation="relu", kernel_regularizer=regularizer))
         if dropout:
             model.add(layers.Dropout(dropout))
-    model.add(layers.Dense(task["output_units"], activation=task["last_layer_activation"]))
+    model.add(layers.Dense(task["output_units"], activation=task["last_layer_activation"],
+                           bias_initializer=keras.initializers.Constant(output_bias)))
     optimizers = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
-    metrics = ["accuracy"]
-    if cross_entropy:
+    metrics = [task["training_metric"]]
+    if cross_entropy and task["problem_type"] != "regression":
         kind = keras.metrics.BinaryCrossentropy if task["output_units"] == 1 else keras.metrics.SparseCategoricalCrossentropy
         metrics.append(kind(name="cross_entropy"))
     model.compile(optimizer=optimizers[optimizer](learning_rate=learning_rate), loss=task["loss"], metrics=metrics)
@@ -51,7 +54,7 @@ def build_model(n_features: int, task: dict, units, optimizer: str, learning_rat
 
 
 def train(model, train_xy, validation_xy, epochs: int, batch_size: int, patience=None, verbose: int = 2) -> pd.DataFrame:
-    """Fit on the training split, watch the validation split; returns the per-epoch history.
+    """Fit on the training split, watch the validation split (if any); returns the per-epoch history.
 
     With `patience`, training stops once validation loss has not improved for that many
     epochs and the best weights are restored.
@@ -59,7 +62,7 @@ def train(model, train_xy, validation_xy, epochs: int, batch_size: int, patience
     import keras
 
     callbacks = []
-    if patience:
+    if patience and validation_xy is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True))
     history = model.fit(*train_xy, validation_data=validation_xy, epochs=epochs, batch_size=batch_size,
                         callbacks=callbacks, verbose=verbose)
@@ -67,59 +70,81 @@ def train(model, train_xy, validation_xy, epochs: int, batch_size: int, patience
 
 
 def history_frame(history: dict) -> pd.DataFrame:
+    """Keras' History as a frame: epoch, training columns (loss, metric, cross_entropy), then validation ones."""
     frame = pd.DataFrame(history)
     frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
-    columns = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
-    return frame[columns + [c for c in ("cross_entropy", "val_cross_entropy") if c in frame]]
+    first = ["loss", "accuracy", "mae", "cross_entropy"]
+    order = first + [f"val_{c}" for c in first]
+    return frame[["epoch"] + [c for c in order if c in frame]]
 
 
-def diagnose(history: pd.DataFrame, tolerance: float, chance_accuracy: float) -> dict:
+def mean_history(histories: list) -> pd.DataFrame:
+    """Per-epoch means across folds (the book's averaged K-fold curves); an epoch counts the folds that reached it."""
+    return pd.concat(histories).groupby("epoch", as_index=False, sort=True).mean()
+
+
+def diagnose(history: pd.DataFrame, tolerance: float, chance: float, metric: str = "accuracy",
+             greater_is_better: bool = True) -> dict:
     """What the learning curves say: best epoch, whether it overfit, whether training failed.
 
     Overfitting: validation loss ended more than `tolerance` above its minimum, reached
     before the last epoch. Training failed: the training loss never fell below its first
-    epoch's, or training accuracy stayed within 5 points of always guessing the majority.
+    epoch's, or the training `metric` stayed near `chance` (the guessing level): within 5
+    points of accuracy, or within 5% of the mean predictor's error.
     """
     best = int(history["val_loss"].idxmin())
     final = history.iloc[-1]
     overfit = best < len(history) - 1 and final["val_loss"] > (1 + tolerance) * history["val_loss"].min()
-    failed = (history["loss"].min() >= history["loss"].iloc[0]
-              or history["accuracy"].max() <= chance_accuracy + 0.05)
+    if greater_is_better:
+        near_chance = history[metric].max() <= chance + 0.05
+        best_metric = history[f"val_{metric}"].max()
+    else:
+        near_chance = history[metric].min() >= 0.95 * chance
+        best_metric = history[f"val_{metric}"].min()
+    failed = history["loss"].min() >= history["loss"].iloc[0] or near_chance
     return {
         "epochs": len(history),
         "best_val_loss_epoch": int(history["epoch"].iloc[best]),
         "best_val_loss": history["val_loss"].iloc[best],
-        "best_val_accuracy": history["val_accuracy"].max(),
+        f"best_val_{metric}": best_metric,
         "final_train_loss": final["loss"],
-        "final_train_accuracy": final["accuracy"],
+        f"final_train_{metric}": final[metric],
         "final_val_loss": final["val_loss"],
-        "final_val_accuracy": final["val_accuracy"],
+        f"final_val_{metric}": final[f"val_{metric}"],
         "overfit": bool(overfit),
         "training_failed": bool(failed),
     }
 
 
-def predict_classes(probabilities: np.ndarray) -> np.ndarray:
-    """Class labels from the last layer's output: sigmoid (n, 1) or softmax (n, k)."""
-    if probabilities.shape[1] == 1:
-        return (probabilities[:, 0] > 0.5).astype(np.int64)
-    return probabilities.argmax(axis=1)
-
-
 def fit_mlp(task: dict, train_xy, validation_xy, training, seed: int, units, l1=0.0, l2=0.0, dropout=0.0,
-            patience=None, verbose: int = 2, cross_entropy: bool = False):
-    """Seed, build and train one model with the given training params; returns (model, history)."""
+            patience=None, verbose: int = 2, cross_entropy: bool = False, epochs=None):
+    """Seed, build and train one model with the given training params; returns (model, history).
+
+    `validation_xy` None trains without validation (a final model); `epochs` overrides the params'.
+    """
     seed_everything(seed)
+    regression = task["problem_type"] == "regression"
     model = build_model(train_xy[0].shape[1], task, units, training.optimizer, training.learning_rate,
                         l1=l1, l2=l2, dropout=dropout, sparse=issparse(train_xy[0]),
-                        cross_entropy=cross_entropy)
-    history = train(model, train_xy, validation_xy, training.epochs, training.batch_size, patience, verbose)
+                        cross_entropy=cross_entropy, output_bias=float(np.mean(train_xy[1])) if regression else 0.0)
+    history = train(model, train_xy, validation_xy, epochs or training.epochs, training.batch_size, patience, verbose)
     return model, history
 
 
-def select_candidate(results: dict, metric: str) -> str:
-    """The candidate with the best validation `metric`, ties going to the lower validation log loss."""
-    return max(results, key=lambda name: (results[name][metric], -results[name]["val_log_loss"]))
+def final_epochs(best_epochs: list, early_stopping: bool, configured: int) -> int:
+    """How long the final model trains on all development data: the median best epoch across
+    folds when the folds stopped early, else the configured epochs."""
+    return max(1, int(round(float(np.median(best_epochs))))) if early_stopping else configured
+
+
+def select_candidate(results: dict, metric: str, greater_is_better: bool, tie_breaker: str) -> str:
+    """The candidate with the best mean validation `metric`, ties going to the lower `tie_breaker`."""
+    sign = 1 if greater_is_better else -1
+    return max(results, key=lambda name: (sign * results[name][metric], -results[name][tie_breaker]))
+
+
+def predict(model, x) -> np.ndarray:
+    return model.predict(x, verbose=0)
 
 
 def load_model(path):

@@ -14,8 +14,13 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+DATASET_NAMES = ("digits", "mnist", "imdb", "table", "text")
+
+
 class TaskParams(Section):
-    dataset: Literal["digits", "mnist", "imdb"]
+    dataset: Literal[DATASET_NAMES]
+    # table and text only; auto: a numeric target with non-integer or many distinct values is regression.
+    problem: Literal["auto", "classification", "regression"]
     # Majority/minority class-count ratio above which the task counts as imbalanced.
     imbalance_ratio: float = Field(gt=1)
 
@@ -29,6 +34,29 @@ class ImdbEncoding(Section):
     index_from: int = Field(ge=0)
 
 
+class TableSource(Section):
+    path: str  # a CSV or parquet file
+    target: str
+    time_column: Optional[str]  # set: the split is time-ordered and validation checks the arrow of time
+    # Column roles; null infers them (numbers -> numeric, anything else -> categorical).
+    numeric: Optional[list[str]]
+    categorical: Optional[list[str]]
+
+    @model_validator(mode="after")
+    def _roles_do_not_overlap(self):
+        both = sorted(set(self.numeric or []) & set(self.categorical or []))
+        if both:
+            raise ValueError(f"columns {both} are listed as both numeric and categorical")
+        return self
+
+
+class TextSource(Section):
+    path: str  # a CSV file, or a folder with one sub-folder of .txt files per class (the aclImdb layout)
+    text_column: str  # CSV only
+    label_column: str  # CSV only
+    classes: Optional[list[str]]  # folder only: the class sub-folders to read; null reads every one
+
+
 class CollectParams(Section):
     # Keep a stratified sample of this many examples (null keeps all): for quick runs.
     limit: Optional[int] = Field(gt=0)
@@ -37,10 +65,14 @@ class CollectParams(Section):
     # A folder already holding the published files (mnist.npz); null: $UWF_DATA_DIR, then the Keras cache.
     data_dir: Optional[str]
     imdb: ImdbEncoding
+    table: TableSource
+    text: TextSource
 
 
 class SplitParams(Section):
-    protocol: Literal["holdout", "kfold", "iterated_kfold"]
+    protocol: Literal["auto", "holdout", "kfold", "iterated_kfold"]
+    # auto: iterated K-fold for datasets of fewer examples than this, holdout otherwise.
+    small_dataset_rows: int = Field(ge=1)
     shuffle: bool
     test_fraction: float = Field(gt=0, lt=1)
     validation_fraction: float = Field(gt=0, lt=1)
@@ -57,14 +89,34 @@ class SplitParams(Section):
 class ValidateParams(Section):
     # L-infinity distance allowed between a split's class proportions and the whole's.
     max_class_proportion_gap: float = Field(gt=0, le=1)
+    # Target leakage: a table column that alone scores this high on validation fails validation.
+    max_single_feature_score: float = Field(gt=0, le=1)
+    # Drift: Jensen-Shannon divergence (base 2) allowed between a numeric feature's training
+    # histogram and its validation or test histogram.
+    max_js_divergence: float = Field(gt=0, le=1)
+
+
+class TextVectorizeParams(Section):
+    """keras.layers.TextVectorization's settings, fitted on the training split only."""
+
+    output_mode: Literal["multi_hot", "tf_idf"]
+    ngrams: Literal[1, 2]  # 2: unigrams and bigrams
+    max_tokens: int = Field(ge=2)
 
 
 class VectorizeParams(Section):
     normalization: Literal["standard", "minmax", "none"]
+    # Table columns: numeric missing values -> median or KNN imputation plus a missing-indicator column;
+    # categorical ones -> a "missing" category.
+    imputation: Literal["median", "knn"]
+    knn_neighbors: int = Field(ge=1)
+    text: TextVectorizeParams
 
 
 class BaselineParams(Section):
-    strategies: list[Literal["most_frequent", "stratified", "uniform", "prior"]] = Field(min_length=1)
+    # Trivial models scored next to the task's own baseline (define_task picks it).
+    classification: list[Literal["most_frequent", "stratified", "uniform", "prior"]] = Field(min_length=1)
+    regression: list[Literal["mean", "median"]] = Field(min_length=1)
 
 
 class TrainingParams(Section):
@@ -102,8 +154,9 @@ class RegularizeParams(TrainingParams):
 
 
 class EvaluateParams(Section):
-    # The chosen model's test accuracy must exceed the best baseline's by at least this much.
-    min_margin_over_baseline: float = Field(ge=0)
+    # The chosen model must close at least this fraction of the gap between the best baseline's
+    # test score and a perfect one, on the task's primary metric (accuracy, PR-AUC or MAE).
+    min_skill_over_baseline: float = Field(ge=0, le=1)
 
 
 class StudiesParams(TrainingParams):
@@ -136,7 +189,7 @@ class Params(Section):
     regularize: RegularizeParams
     evaluate: EvaluateParams
     # One set of study sizes per dataset: the book's set-ups for mnist and imdb, scaled for digits.
-    studies: dict[Literal["digits", "mnist", "imdb"], StudiesParams]
+    studies: dict[Literal[DATASET_NAMES], StudiesParams]
 
     @model_validator(mode="after")
     def _studies_for_the_task(self):

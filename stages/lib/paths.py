@@ -1,6 +1,9 @@
 """Every artifact path the stages exchange; dvc.yaml declares the same paths."""
 RAW_DIR = "data/raw"
-RAW_DATA = "data/raw/examples.npz"
+RAW_DATA = "data/raw/examples.npz"  # images and token sequences
+RAW_TABLE = "data/raw/table.parquet"  # table feature and time columns
+RAW_TEXTS = "data/raw/texts.parquet"
+RAW_LABELS = "data/raw/labels.npz"  # the targets of a table or texts
 RAW_MANIFEST = "data/raw/manifest.json"
 TASK = "reports/task.json"
 SPLIT = "data/split/split.json"
@@ -8,7 +11,8 @@ VALIDATION = "reports/validation.json"
 VALIDATION_RESULTS = "reports/validation_results.json"
 DATA_DOCS = "reports/data_docs"
 FEATURES_DIR = "data/features"
-NORMALIZER = "data/features/normalizer.json"
+FOLD_FEATURES_DIR = "data/features/folds"
+PREPROCESSING = "data/features/preprocessing.json"  # fitted on all development data
 BASELINE_METRICS = "reports/metrics/baseline.json"
 OVERFIT_MODEL = "models/overfit/model.keras"
 OVERFIT_METRICS = "reports/metrics/overfit.json"
@@ -18,9 +22,9 @@ REGULARIZE_METRICS = "reports/metrics/regularize.json"
 REGULARIZED_HISTORY = "reports/plots/regularized_history.csv"
 CANDIDATE_HISTORIES = "reports/plots/regularize_candidates.csv"
 EVALUATE_METRICS = "reports/metrics/evaluate.json"
-CONFUSION = "reports/plots/confusion.csv"
+PREDICTIONS = "reports/plots/test_predictions.csv"
 LEARNING_CURVES_PNG = "reports/figures/learning_curves.png"
-CONFUSION_PNG = "reports/figures/confusion_matrix.png"
+PREDICTIONS_PNG = "reports/figures/test_predictions.png"  # confusion matrix, or predicted vs actual
 
 
 _STUDIES = "reports/studies"
@@ -40,5 +44,6 @@ def study_png(name: str) -> str:
     return f"{_STUDIES}/{name}.png"
 
 
-def features_file(split: str) -> str:
-    return f"{FEATURES_DIR}/{split}.npz"
+def features_file(split: str, fold=None) -> str:
+    """A fold's train/validation features, or (fold None) the development/test features of the final model."""
+    return f"{FEATURES_DIR}/{split}.npz" if fold is None else f"{FOLD_FEATURES_DIR}/{fold}/{split}.npz"

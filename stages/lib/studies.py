@@ -189,12 +189,15 @@ def run_study(study: Study, task: dict, train, validation, settings, seed: int) 
     """Train every variant; returns (histories by variant, verdict dict).
 
     A study whose variants change the features cannot run on sparse text features (doubling
-    IMDB's 10,000 multi-hot columns with dense noise would not fit the memory budget); its
-    verdict is then `held: null` with the reason.
+    IMDB's 10,000 multi-hot columns with dense noise would not fit the memory budget), and
+    no study applies to regression; the verdict is then `held: null` with the reason.
     """
-    from stages.lib.baselines import chance_accuracy
+    from stages.lib.baselines import chance_level
     from stages.lib.models import fit_mlp
 
+    if task["problem_type"] == "regression":
+        return {}, {"claim": study.claim, "held": None,
+                    "not_applicable": "the chapter 5 claims are about classifiers (accuracy, chance level)"}
     if issparse(train[0]) and any(v.changes_features for v in study.variants):
         return {}, {"claim": study.claim, "held": None,
                     "not_applicable": "its variants change the features, which needs dense features, not sparse text"}
@@ -208,7 +211,7 @@ def run_study(study: Study, task: dict, train, validation, settings, seed: int) 
                                  verbose=0, cross_entropy=True)
         restored = float(model.evaluate(x_val, y_val, verbose=0)[0]) if variant.patience else float("nan")
         histories[variant.name] = history.assign(restored_val_loss=restored, patience=variant.patience or 0,
-                                                 chance=chance_accuracy(y_train))
+                                                 chance=chance_level(task, y_train))
     return histories, {"claim": study.claim, **study.verdict(histories, settings)}
 
 

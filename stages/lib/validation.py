@@ -7,11 +7,11 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pandas as pd
 
-from stages.lib.datasets import DatasetSpec
 from stages.lib.splitting import split_members
 
 
@@ -86,11 +86,122 @@ def split_overlaps(hashes: np.ndarray, split: dict) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def _schema_check(spec: DatasetSpec, x, value_range: tuple):
+def table_summary(x: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    """One row per table column: its role, dtype kind and share of missing values."""
+    names = columns["numeric"] + columns["categorical"]
+    return pd.DataFrame({
+        "column": names,
+        "role": ["numeric"] * len(columns["numeric"]) + ["categorical"] * len(columns["categorical"]),
+        "kind": [x[name].dtype.kind for name in names],
+        "missing": [int(x[name].isna().sum()) for name in names],
+        "missing_share": [float(x[name].isna().mean()) for name in names],
+    })
+
+
+def text_summary(x: np.ndarray) -> pd.DataFrame:
+    """One row per text: its length in characters after trimming whitespace."""
+    return pd.DataFrame({"example": np.arange(len(x)), "length": [len(str(t).strip()) for t in x]})
+
+
+def js_divergence(reference: np.ndarray, other: np.ndarray, max_bins: int = 10) -> float:
+    """Jensen-Shannon divergence (base 2, 0..1) of two samples' histograms over shared equal-width bins,
+    as TFDV compares numeric features; missing values are left out.
+
+    Up to 10 bins, fewer for small samples (the square-root rule): with 30 rows, ten bins would
+    measure sampling noise more than drift.
+    """
+    from scipy.spatial.distance import jensenshannon
+
+    reference, other = reference[np.isfinite(reference)], other[np.isfinite(other)]
+    if len(reference) == 0 or len(other) == 0:
+        return 0.0
+    bins = int(np.clip(np.sqrt(min(len(reference), len(other))), 2, max_bins))
+    low, high = min(reference.min(), other.min()), max(reference.max(), other.max())
+    if low == high:
+        return 0.0
+    edges = np.linspace(low, high, bins + 1)
+    p, _ = np.histogram(reference, edges)
+    q, _ = np.histogram(other, edges)
+    return float(jensenshannon(p, q, base=2) ** 2)
+
+
+def numeric_features(kind: str, x, columns: Optional[dict]) -> tuple:
+    """(names, float matrix) of the numbers drift is measured on: pixels, numeric table columns,
+    or the length of each sequence or text."""
+    if kind == "images":
+        flat = x.reshape(len(x), -1).astype(np.float64)
+        return [f"f{i}" for i in range(flat.shape[1])], flat
+    if kind == "table":
+        return columns["numeric"], x[columns["numeric"]].to_numpy(dtype=np.float64)
+    lengths = x.lengths if kind == "sequences" else np.array([len(str(t).split()) for t in x])
+    return ["length"], lengths.reshape(-1, 1).astype(np.float64)
+
+
+def _training_and_others(split: dict) -> list:
+    """(fold, split name, training indices, compared indices): each fold's validation, and test against development."""
+    pairs = [(str(k), "validation", np.asarray(f["train"]), np.asarray(f["validation"])) for k, f in enumerate(split["folds"])]
+    return pairs + [("final", "test", np.asarray(split["development"]), np.asarray(split["test"]))]
+
+
+def drift(names: list, values: np.ndarray, split: dict) -> pd.DataFrame:
+    """One row per fold, compared split and feature with the Jensen-Shannon divergence from its training data."""
+    rows = []
+    for fold, name, train, other in _training_and_others(split):
+        for column, feature in enumerate(names):
+            rows.append({"fold": fold, "split": name, "feature": feature,
+                         "js_divergence": js_divergence(values[train, column], values[other, column])})
+    return pd.DataFrame(rows)
+
+
+def arrow_of_time(time: np.ndarray, split: dict) -> pd.DataFrame:
+    """Per fold: the earliest validation (or test) time against the latest training time."""
+    rows = []
+    for fold, name, train, other in _training_and_others(split):
+        latest, earliest = time[train].max(), time[other].min()
+        rows.append({"fold": fold, "split": name, "latest_training": str(latest), "earliest": str(earliest),
+                     "after_training": bool(earliest > latest)})
+    return pd.DataFrame(rows)
+
+
+def single_feature_scores(x: pd.DataFrame, y: np.ndarray, columns: dict, split: dict, problem: str,
+                          seed: int) -> pd.DataFrame:
+    """Target leakage: how well each column alone predicts the target, trained on the first fold's
+    training part and scored on its validation part (balanced accuracy, or R² for regression)."""
+    from sklearn.metrics import balanced_accuracy_score, r2_score
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    train, validation = (np.asarray(split["folds"][0][k]) for k in ("train", "validation"))
+    rows = []
+    for name in columns["numeric"] + columns["categorical"]:
+        column = x[name]
+        values = (column.astype("category").cat.codes.to_numpy(dtype=np.float64) if name in columns["categorical"]
+                  else column.to_numpy(dtype=np.float64)).reshape(-1, 1)
+        if problem == "regression":
+            model = DecisionTreeRegressor(min_samples_leaf=5, random_state=seed).fit(values[train], y[train])
+            score = r2_score(y[validation], model.predict(values[validation]))
+        else:
+            model = DecisionTreeClassifier(max_depth=4, random_state=seed).fit(values[train], y[train])
+            score = balanced_accuracy_score(y[validation], model.predict(values[validation]))
+        rows.append({"feature": name, "single_feature_score": score})
+    return pd.DataFrame(rows)
+
+
+def _schema_check(raw: dict, x, value_range: tuple):
     import great_expectations.expectations as gxe
 
+    kind = raw["kind"]
+    if kind == "table":
+        return Check("schema_and_ranges", table_summary(x, raw["columns"]), [
+            gxe.ExpectColumnValuesToBeBetween(column="missing_share", max_value=0.999999),
+            gxe.ExpectColumnPairValuesToBeInSet(column_A="role", column_B="kind", value_pairs_set=[
+                ("numeric", "f"), ("categorical", "O"), ("categorical", "b")]),
+        ], ["column"])
+    if kind == "text":
+        return Check("schema_and_ranges", text_summary(x), [
+            gxe.ExpectColumnValuesToBeBetween(column="length", min_value=1),
+        ], ["example"])
     low, high = value_range
-    if spec.kind == "sequences":
+    if kind == "sequences":
         return Check("schema_and_ranges", sequence_summary(x), [
             gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["i", "u"]),
             gxe.ExpectColumnValuesToBeBetween(column="length", min_value=1),
@@ -98,7 +209,7 @@ def _schema_check(spec: DatasetSpec, x, value_range: tuple):
             gxe.ExpectColumnValuesToBeBetween(column="max", max_value=high),
         ], ["example"])
     return Check("schema_and_ranges", feature_summary(x), [
-        gxe.ExpectTableRowCountToEqual(value=int(np.prod(spec.example_shape))),
+        gxe.ExpectTableRowCountToEqual(value=int(np.prod(raw["example_shape"]))),
         gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["f", "i", "u"]),
         gxe.ExpectColumnValuesToBeInSet(column="missing", value_set=[0]),
         gxe.ExpectColumnValuesToBeBetween(column="min", min_value=low),
@@ -106,26 +217,47 @@ def _schema_check(spec: DatasetSpec, x, value_range: tuple):
     ], ["feature"])
 
 
-def build_checks(spec: DatasetSpec, x, y, split, hashes, max_gap: float, value_range: tuple) -> list:
-    """The suites: schema and ranges, labels, representativeness of splits, leakage across splits."""
+def build_checks(raw: dict, x, y, split, hashes, settings, value_range: tuple, classes: list, seed: int) -> list:
+    """The suites: schema, targets, representativeness of splits, leakage (duplicates, arrow of
+    time, target leakage) and drift between splits. `raw` is collect's manifest; `classes` the
+    labels a classification target must have."""
     import great_expectations.expectations as gxe
 
-    classes = list(spec.classes)
-    return [
-        _schema_check(spec, x, value_range),
-        Check("labels", pd.DataFrame({"example": np.arange(len(y)), "label": y}), [
-            gxe.ExpectColumnValuesToNotBeNull(column="label"),
-            gxe.ExpectColumnValuesToBeInSet(column="label", value_set=classes),
-            gxe.ExpectColumnDistinctValuesToEqualSet(column="label", value_set=classes),
-        ], ["example"]),
-        Check("representativeness", class_proportions(y, split, classes), [
-            gxe.ExpectColumnValuesToBeBetween(column="count", min_value=1),
-            gxe.ExpectColumnValuesToBeBetween(column="gap", max_value=max_gap),
-        ], ["fold", "split", "class"]),
-        Check("leakage", split_overlaps(hashes, split), [
-            gxe.ExpectColumnValuesToBeBetween(column="n_splits", max_value=1),
-        ], ["fold", "hash", "splits"]),
-    ]
+    targets = pd.DataFrame({"example": np.arange(len(y)), "target": y})
+    checks = [_schema_check(raw, x, value_range)]
+    if raw["problem"] == "classification":
+        checks += [
+            Check("targets", targets, [
+                gxe.ExpectColumnValuesToNotBeNull(column="target"),
+                gxe.ExpectColumnValuesToBeInSet(column="target", value_set=classes),
+                gxe.ExpectColumnDistinctValuesToEqualSet(column="target", value_set=classes),
+            ], ["example"]),
+            Check("representativeness", class_proportions(y, split, classes), [
+                gxe.ExpectColumnValuesToBeBetween(column="count", min_value=1),
+                gxe.ExpectColumnValuesToBeBetween(column="gap", max_value=settings.max_class_proportion_gap),
+            ], ["fold", "split", "class"]),
+        ]
+    else:
+        checks.append(Check("targets", targets.assign(finite=np.isfinite(y)), [
+            gxe.ExpectColumnValuesToBeInSet(column="finite", value_set=[True]),
+        ], ["example"]))
+    checks.append(Check("leakage", split_overlaps(hashes, split), [
+        gxe.ExpectColumnValuesToBeBetween(column="n_splits", max_value=1),
+    ], ["fold", "hash", "splits"]))
+    if raw.get("time_column"):
+        checks.append(Check("arrow_of_time", arrow_of_time(x[raw["time_column"]].to_numpy(), split), [
+            gxe.ExpectColumnValuesToBeInSet(column="after_training", value_set=[True]),
+        ], ["fold", "split", "latest_training", "earliest"]))
+    if raw["kind"] == "table":
+        checks.append(Check("target_leakage", single_feature_scores(x, y, raw["columns"], split, raw["problem"], seed), [
+            gxe.ExpectColumnValuesToBeBetween(column="single_feature_score", max_value=settings.max_single_feature_score),
+        ], ["feature"]))
+    names, values = numeric_features(raw["kind"], x, raw.get("columns"))
+    if names:
+        checks.append(Check("drift", drift(names, values, split), [
+            gxe.ExpectColumnValuesToBeBetween(column="js_divergence", max_value=settings.max_js_divergence),
+        ], ["fold", "split", "feature"]))
+    return checks
 
 
 def _describe_expectation(config) -> str:
@@ -194,15 +326,19 @@ def failure_message(outcomes: list) -> str:
 
 
 def summary_metrics(outcomes: list, checks: list) -> dict:
-    """Flat numbers for `dvc metrics diff`."""
+    """Flat numbers for `dvc metrics diff`; a check that does not apply to the data is left out."""
     by_name = {check.name: check.frame for check in checks}
-    overlaps = by_name["leakage"]
     summary = by_name["schema_and_ranges"]
-    return {
+    metrics = {
         "success": all(o["success"] for o in outcomes),
         "expectations": len(outcomes),
         "failed_expectations": sum(not o["success"] for o in outcomes),
         "missing_values": int(summary["missing"].sum()) if "missing" in summary else 0,
-        "max_class_proportion_gap": float(by_name["representativeness"]["gap"].max()),
-        "cross_split_duplicates": int((overlaps["n_splits"] > 1).sum()),
+        "cross_split_duplicates": int((by_name["leakage"]["n_splits"] > 1).sum()),
     }
+    for name, column, key in (("representativeness", "gap", "max_class_proportion_gap"),
+                              ("target_leakage", "single_feature_score", "max_single_feature_score"),
+                              ("drift", "js_divergence", "max_js_divergence")):
+        if name in by_name:
+            metrics[key] = float(by_name[name][column].max())
+    return metrics

@@ -1,0 +1,191 @@
+"""Your own data: a table (CSV or parquet, one target column) or labelled texts (CSV or a folder per class).
+
+Everything here turns a user's file into (x, y, details) for collect, or stops with a
+one-line message naming the file, the column and what to do.
+"""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stages.lib.errors import PipelineError
+from stages.lib.sources import sha256_of_file
+
+# A numeric target with more distinct values than this (or any non-integer value) is a regression target.
+MAX_CLASSES_FOR_AUTO = 20
+# A column whose values are at least this share numbers is meant to be numeric: its other values are typos.
+MOSTLY_NUMBERS = 0.9
+
+
+def read_table_file(path) -> pd.DataFrame:
+    """A CSV or parquet file as a frame; missing, empty or unreadable files stop collect."""
+    path = Path(path)
+    if not path.exists():
+        raise PipelineError(f"{path} not found: set collect.table.path (or collect.text.path) in params.yaml to your file")
+    if path.is_dir() or path.stat().st_size == 0:
+        raise PipelineError(f"{path} is {'a folder' if path.is_dir() else 'empty'}: point params.yaml at a CSV or parquet file with a header row and data")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as error:
+        raise PipelineError(f"{path} cannot be read as {path.suffix.lstrip('.') or 'CSV'} ({str(error).splitlines()[0]}): fix the file") from None
+    if frame.empty:
+        raise PipelineError(f"{path} has a header but no rows: add data to it")
+    return frame
+
+
+def _require_columns(frame: pd.DataFrame, names: list, path, key: str) -> None:
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        raise PipelineError(f"{path} has no column {missing[0]!r} (named by {key}); its columns are {list(frame.columns)}")
+
+
+def _as_numbers(column: pd.Series) -> pd.Series:
+    return pd.to_numeric(column, errors="coerce")
+
+
+def _first_unparseable(column: pd.Series) -> tuple:
+    bad = column.notna() & _as_numbers(column).isna()
+    row = bad.to_numpy().nonzero()[0][0]
+    return row, column.iloc[row]
+
+
+def column_roles(frame: pd.DataFrame, numeric, categorical, path) -> dict:
+    """Which feature columns are numeric and which categorical: inferred unless listed in params.
+
+    A column listed as numeric, or inferred categorical although nearly all its values are
+    numbers, must parse as numbers entirely: a stray "n/a" or "12,5" stops collect, naming it.
+    """
+    for key, names in (("collect.table.numeric", numeric), ("collect.table.categorical", categorical)):
+        _require_columns(frame, names or [], path, key)
+    roles = {"numeric": [], "categorical": []}
+    for name in frame.columns:
+        column = frame[name]
+        if name in (numeric or []):
+            if (column.notna() & _as_numbers(column).isna()).any():
+                row, value = _first_unparseable(column)
+                raise PipelineError(f"{path}: column {name!r} is listed as numeric but {value!r} (row {row + 1}) is not a number: fix the value")
+            roles["numeric"].append(name)
+        elif name in (categorical or []) or pd.api.types.is_bool_dtype(column):
+            roles["categorical"].append(name)
+        elif pd.api.types.is_numeric_dtype(column):
+            roles["numeric"].append(name)
+        else:
+            present = column.dropna()
+            if len(present) and _as_numbers(present).notna().mean() >= MOSTLY_NUMBERS:
+                row, value = _first_unparseable(column)
+                raise PipelineError(
+                    f"{path}: column {name!r} holds numbers but {value!r} (row {row + 1}) does not parse: fix the value, "
+                    "or list the column in collect.table.categorical")
+            roles["categorical"].append(name)
+    return roles
+
+
+def infer_problem(target: pd.Series) -> str:
+    """auto: a numeric target with non-integer values or many distinct values is regression."""
+    if not pd.api.types.is_numeric_dtype(target) or pd.api.types.is_bool_dtype(target):
+        return "classification"
+    values = target.dropna().to_numpy(dtype=np.float64)
+    if (values != np.round(values)).any() or len(np.unique(values)) > MAX_CLASSES_FOR_AUTO:
+        return "regression"
+    return "classification"
+
+
+def encode_target(target: pd.Series, problem: str, path, name: str) -> tuple:
+    """(y, class names): integer codes of sorted labels for classification, floats for regression."""
+    if problem == "regression":
+        numbers = _as_numbers(target)
+        if numbers.isna().any():
+            row, value = _first_unparseable(target)
+            raise PipelineError(f"{path}: regression target {name!r} has {value!r} (row {row + 1}), not a number: fix it or set task.problem")
+        return numbers.to_numpy(dtype=np.float64), []
+    names, codes = np.unique(target.astype(str).to_numpy() if target.dtype == object else target.to_numpy(), return_inverse=True)
+    if len(names) < 2:
+        raise PipelineError(f"{path}: target column {name!r} has a single class {names[0]!r}: a classifier needs at least two classes")
+    return codes.astype(np.int64), [n.item() if hasattr(n, "item") else n for n in names]
+
+
+def parse_time(column: pd.Series, path, name: str) -> pd.Series:
+    """Times as numbers or datetimes; anything that is not a time stops collect, naming the value."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
+        parsed = column
+    else:
+        parsed = pd.to_datetime(column, errors="coerce", format="mixed")
+    bad = parsed.isna()
+    if bad.any():
+        row = bad.to_numpy().nonzero()[0][0]
+        raise PipelineError(f"{path}: time column {name!r} has {column.iloc[row]!r} (row {row + 1}), which is not a time: "
+                            "use ISO dates (2024-01-31) or numbers, or set collect.table.time_column: null")
+    return parsed
+
+
+def _drop_unlabelled(frame: pd.DataFrame, target: str, path) -> tuple:
+    labelled = frame[frame[target].notna()].reset_index(drop=True)
+    if labelled.empty:
+        raise PipelineError(f"{path}: target column {target!r} is empty in every row: fill it in")
+    return labelled, len(frame) - len(labelled)
+
+
+def load_table(source, problem: str) -> tuple:
+    """(x frame of feature and time columns, y, details for the manifest) from collect.table."""
+    path = source.path
+    frame = read_table_file(path)
+    _require_columns(frame, [source.target], path, "collect.table.target")
+    if source.time_column:
+        _require_columns(frame, [source.time_column], path, "collect.table.time_column")
+    frame, unlabelled = _drop_unlabelled(frame, source.target, path)
+    empty = [name for name in frame.columns if frame[name].isna().all()]
+    if empty:
+        raise PipelineError(f"{path}: column {empty[0]!r} is entirely missing: drop it from the file")
+    features = frame.drop(columns=[source.target] + ([source.time_column] if source.time_column else []))
+    if features.empty:
+        raise PipelineError(f"{path} has no feature columns besides the target: add some")
+    roles = column_roles(features, source.numeric, source.categorical, path)
+    x = features[roles["numeric"] + roles["categorical"]].copy()
+    for name in roles["numeric"]:
+        x[name] = _as_numbers(x[name]).astype(np.float64)
+    for name in roles["categorical"]:
+        x[name] = x[name].astype("string")
+    if source.time_column:
+        x[source.time_column] = parse_time(frame[source.time_column], path, source.time_column)
+    problem = infer_problem(frame[source.target]) if problem == "auto" else problem
+    y, class_names = encode_target(frame[source.target], problem, path, source.target)
+    return x, y, {
+        "problem": problem, "file": str(path), "file_sha256": sha256_of_file(path), "target": source.target, "time_column": source.time_column,
+        "columns": roles, "class_names": class_names, "rows_without_target_dropped": unlabelled,
+    }
+
+
+def _read_text_folder(folder: Path, classes) -> pd.DataFrame:
+    """One row per .txt file of each class sub-folder; aclImdb's train/ and test/ are pooled."""
+    parts = [folder / name for name in ("train", "test") if (folder / name).is_dir()] or [folder]
+    found = sorted({d.name for part in parts for d in part.iterdir() if d.is_dir() and any(d.glob("*.txt"))})
+    wanted = classes if classes is not None else found
+    absent = [name for name in wanted if name not in found]
+    if absent or not wanted:
+        raise PipelineError(f"{folder} has no class folder of .txt files named {absent[0] if absent else ''!r}; "
+                            f"found {found}: fix collect.text.classes or the folder")
+    rows = [(file.read_text(encoding="utf-8", errors="replace"), name)
+            for part in parts for name in wanted for file in sorted((part / name).glob("*.txt"))]
+    return pd.DataFrame(rows, columns=["text", "label"])
+
+
+def load_text(source, problem: str) -> tuple:
+    """(x array of strings, y, details for the manifest) from collect.text."""
+    path = Path(source.path)
+    if path.is_dir():
+        frame, text, label = _read_text_folder(path, source.classes), "text", "label"
+    else:
+        frame, text, label = read_table_file(path), source.text_column, source.label_column
+        _require_columns(frame, [text], path, "collect.text.text_column")
+        _require_columns(frame, [label], path, "collect.text.label_column")
+    frame, unlabelled = _drop_unlabelled(frame, label, path)
+    if problem == "regression":
+        raise PipelineError("task.problem=regression is not supported for text: use classification or auto")
+    y, class_names = encode_target(frame[label], "classification", path, label)
+    x = frame[text].fillna("").astype(str).to_numpy(dtype=object)
+    return x, y, {"problem": "classification", "file": str(path),
+                  "file_sha256": None if path.is_dir() else sha256_of_file(path), "target": label, "time_column": None,
+                  "columns": {"text": text}, "class_names": class_names, "rows_without_target_dropped": unlabelled}
