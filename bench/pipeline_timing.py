@@ -9,23 +9,12 @@ no-op answer under 3 s on the 2-core machine.
     python bench/pipeline_timing.py [--noop-repeats 5]
 """
 import argparse
-import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def timed(repo: Path, *command: str) -> float:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    start = time.perf_counter()
-    subprocess.run(command, cwd=repo, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+from clone import fresh_clone, timed
 
 
 def main() -> None:
@@ -35,12 +24,7 @@ def main() -> None:
     dvc = (sys.executable, "-m", "dvc")
     with tempfile.TemporaryDirectory() as folder:
         repo = Path(folder)
-        shutil.copytree(ROOT / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
-        for name in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
-            shutil.copy(ROOT / name, repo / name)
-        timed(repo, "git", "init", "-q")
-        timed(repo, *dvc, "init", "-q")
-        timed(repo, *dvc, "config", "core.analytics", "false")
+        fresh_clone(repo)
         cold = timed(repo, *dvc, "repro", "evaluate")
         studies = timed(repo, *dvc, "repro")
         noop = [timed(repo, *dvc, "repro") for _ in range(args.noop_repeats)]

@@ -3,7 +3,7 @@ import pandas as pd
 
 from stages.lib import paths
 from stages.lib.artifacts import read_features
-from stages.lib.baselines import best_baseline
+from stages.lib.baselines import baseline_output, best_baseline, fit_baseline
 from stages.lib.errors import run_stage
 from stages.lib.evaluation import check_skill, predict_classes, task_scores
 from stages.lib.io import read_json, write_csv, write_json
@@ -17,7 +17,10 @@ def main() -> None:
     task = read_json(paths.TASK)
     metric = task["primary_metric"]
     x_test, y_test = read_features("test")
-    strategy, baseline_score = best_baseline(read_json(paths.BASELINE_METRICS), metric, task["greater_is_better"])
+    strategy = best_baseline(read_json(paths.BASELINE_METRICS), metric, task["greater_is_better"])
+    baseline = fit_baseline(task, strategy, *read_features("development"), params.seed)
+    baseline_scores = task_scores(task, y_test, baseline_output(task, baseline, x_test))
+    baseline_score = baseline_scores[metric]
     outputs = {
         "regularized": load_model(f"{paths.REGULARIZED_DIR}/model.keras").predict(x_test, verbose=0),
         "overfit": load_model(paths.OVERFIT_MODEL).predict(x_test, verbose=0),
@@ -38,7 +41,7 @@ def main() -> None:
         f"validation_{metric}_mean": validation[f"val_{metric}_mean"],
         f"validation_{metric}_std": validation[f"val_{metric}_std"],
         "overfit": {f"test_{k}": v for k, v in scores["overfit"].items()},
-        f"baseline_test_{metric}": baseline_score,
+        "baseline": {f"test_{k}": v for k, v in baseline_scores.items()},
         "skill_over_baseline": skill,
     })
     print(f"evaluate: test {metric} {scores['regularized'][metric]:.4f} (cross-validated "

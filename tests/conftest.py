@@ -69,5 +69,6 @@ def project(tmp_path, monkeypatch, default_params):
 def copy_pipeline(destination: Path) -> None:
     """The files a user's clone has: code, params and pipeline definition."""
     shutil.copytree(ROOT / "stages", destination / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "data" / "examples", destination / "data" / "examples")
     for name in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
         shutil.copy(ROOT / name, destination / name)

@@ -22,11 +22,10 @@ def strategies_for(task: dict, classification: list, regression: list) -> list:
     return [task["baseline"]] + [s for s in listed if s != task["baseline"]]
 
 
-def best_baseline(scores: dict, metric: str, greater_is_better: bool) -> tuple:
-    """(strategy, its test score) of the strongest baseline, chosen on mean validation `metric`."""
+def best_baseline(scores: dict, metric: str, greater_is_better: bool) -> str:
+    """The strongest baseline strategy, chosen on mean validation `metric` (ties: listed first)."""
     sign = 1 if greater_is_better else -1
-    name = max(scores, key=lambda s: sign * scores[s]["validation_mean"][metric])
-    return name, scores[name]["test"][metric]
+    return max(scores, key=lambda s: sign * scores[s]["validation_mean"][metric])
 
 
 def chance_level(task: dict, y: np.ndarray) -> float:

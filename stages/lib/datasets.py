@@ -89,8 +89,11 @@ def value_range(spec, options) -> tuple:
 
 
 def expected_classes(spec: DatasetSpec, raw_manifest: dict) -> list:
-    """The labels a dataset must have: the published set, or those collect found in the user's data."""
-    return list(spec.classes) if spec.classes else sorted(int(c) for c in raw_manifest["class_counts"])
+    """The labels a dataset must have: the published set, or those collect found in the user's data
+    (none for a regression target)."""
+    if spec.classes:
+        return list(spec.classes)
+    return sorted(int(c) for c in raw_manifest.get("class_counts", {}))
 
 
 DATASETS = {

@@ -155,9 +155,10 @@ def drift(names: list, values: np.ndarray, split: dict) -> pd.DataFrame:
 
 def arrow_of_time(time: np.ndarray, split: dict) -> pd.DataFrame:
     """Per fold: the earliest validation (or test) time against the latest training time."""
+    time = pd.Series(time)  # datetimes print as 2024-01-31 00:00:00
     rows = []
     for fold, name, train, other in _training_and_others(split):
-        latest, earliest = time[train].max(), time[other].min()
+        latest, earliest = time.iloc[train].max(), time.iloc[other].min()
         rows.append({"fold": fold, "split": name, "latest_training": str(latest), "earliest": str(earliest),
                      "after_training": bool(earliest > latest)})
     return pd.DataFrame(rows)
