@@ -183,3 +183,15 @@ def test_built_in_datasets_refuse_another_problem_type(project, default_params):
     write_params(project, with_changes(default_params, task={"problem": "regression"}))
     with pytest.raises(PipelineError, match="task.problem=regression does not fit digits"):
         collect.main()
+
+
+def test_the_shipped_examples_are_what_the_generator_makes(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    examples = ROOT / "data" / "examples"
+    subprocess.run([sys.executable, str(examples / "make_examples.py"), str(tmp_path)], check=True, capture_output=True)
+    for name in ("breast_cancer.csv", "diabetes.csv", "reviews.csv"):
+        assert (tmp_path / name).read_bytes() == (examples / name).read_bytes(), name

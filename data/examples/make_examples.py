@@ -1,4 +1,4 @@
-"""Write the example datasets the README uses: `python data/examples/make_examples.py`.
+"""Write the example datasets the README uses: `python data/examples/make_examples.py [FOLDER]`.
 
 - breast_cancer.csv: scikit-learn's bundled Wisconsin breast cancer table (569 rows, binary
   target "diagnosis"), with 5% of the values of two columns blanked at random so that the
@@ -9,8 +9,9 @@
 - reviews.csv: 800 short synthetic movie reviews (text, label pos/neg) made from phrase lists,
   a small stand-in for aclImdb that needs no download.
 
-The files are committed; tests/test_examples.py checks that this script reproduces them byte for byte.
+The files are committed; tests/test_tables.py checks that this script reproduces them byte for byte.
 """
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -71,13 +72,13 @@ def reviews(rng, n: int = 800) -> pd.DataFrame:
     return pd.DataFrame({"text": [review(label, rng) for label in labels], "label": labels})
 
 
-def main() -> None:
+def main(folder: Path = HERE) -> None:
     rng = np.random.default_rng(SEED)
     for name, make in (("breast_cancer", breast_cancer), ("diabetes", diabetes), ("reviews", reviews)):
         frame = make(rng)
-        frame.to_csv(HERE / f"{name}.csv", index=False, float_format="%.6g", lineterminator="\n")
-        print(f"{HERE / name}.csv: {len(frame)} rows, {frame.shape[1]} columns")
+        frame.to_csv(folder / f"{name}.csv", index=False, float_format="%.6g", lineterminator="\n")
+        print(f"{folder / name}.csv: {len(frame)} rows, {frame.shape[1]} columns")
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
