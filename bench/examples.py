@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 
 import yaml
-
 from clone import fresh_clone, timed
 
 EXAMPLES = {

@@ -29,6 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from stages.lib.sources import sha256_of_file  # noqa: E402
+
 BOOK = {"imdb": {"units": [16, 16], "batch_size": 512}, "mnist": {"units": [512], "batch_size": 128}}
 
 

@@ -7,7 +7,7 @@ from stages.lib.artifacts import fold_numbers, read_features
 from stages.lib.errors import run_stage
 from stages.lib.evaluation import fold_summary, task_scores, tie_breaker
 from stages.lib.io import atomic_dir, read_json, save_keras_model, write_csv, write_json
-from stages.lib.models import fit_mlp, final_epochs, mean_history, select_candidate
+from stages.lib.models import final_epochs, fit_mlp, mean_history, select_candidate
 from stages.lib.params import load_params
 
 

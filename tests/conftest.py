@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from stages.lib import paths
-from stages.lib.datasets import DATASETS, manifest
 from stages.lib.artifacts import write_raw as write_raw_arrays
+from stages.lib.datasets import DATASETS, manifest
 from stages.lib.io import write_json
 
 ROOT = Path(__file__).resolve().parent.parent

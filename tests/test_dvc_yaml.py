@@ -8,7 +8,6 @@ from stages.lib import paths
 from tests.conftest import ROOT
 
 
-
 def expanded_stages() -> dict:
     """dvc.yaml's stages, a `foreach` stage expanded into one stage per item (name@item)."""
     stages = {}

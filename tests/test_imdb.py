@@ -4,9 +4,9 @@ import dataclasses
 import json
 
 import numpy as np
-from scipy.sparse import issparse
 import pytest
 import yaml
+from scipy.sparse import issparse
 
 from stages import collect, split, validate, vectorize
 from stages.lib import datasets, paths

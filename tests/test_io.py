@@ -2,7 +2,16 @@ import numpy as np
 import pytest
 
 from stages.lib.errors import PipelineError
-from stages.lib.io import atomic_dir, atomic_path, read_json, read_npz, row_hashes, sha256_of_arrays, write_json, write_npz
+from stages.lib.io import (
+    atomic_dir,
+    atomic_path,
+    read_json,
+    read_npz,
+    row_hashes,
+    sha256_of_arrays,
+    write_json,
+    write_npz,
+)
 
 
 def test_atomic_path_leaves_nothing_when_the_writer_fails(tmp_path):

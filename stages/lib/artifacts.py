@@ -10,9 +10,6 @@ from stages.lib.errors import PipelineError
 from stages.lib.io import atomic_path, read_npz, write_npz
 from stages.lib.sequences import Sequences
 
-FOLD_SPLITS = ("train", "validation")  # what each fold's models see
-FINAL_SPLITS = ("development", "test")  # the final model trains on development (train + validation)
-
 
 def take(x, indices):
     """The examples at `indices`, whatever the kind: arrays, Sequences, table frames or texts."""

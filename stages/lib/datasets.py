@@ -3,7 +3,6 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
-
 import pandas as pd
 
 from stages.lib.artifacts import take

@@ -143,10 +143,6 @@ def select_candidate(results: dict, metric: str, greater_is_better: bool, tie_br
     return max(results, key=lambda name: (sign * results[name][metric], -results[name][tie_breaker]))
 
 
-def predict(model, x) -> np.ndarray:
-    return model.predict(x, verbose=0)
-
-
 def load_model(path):
     import keras
 

@@ -9,7 +9,6 @@ from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
-
 from scipy.sparse import issparse
 
 from stages.lib.errors import PipelineError

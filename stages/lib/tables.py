@@ -21,16 +21,19 @@ def read_table_file(path) -> pd.DataFrame:
     """A CSV or parquet file as a frame; missing, empty or unreadable files stop collect."""
     path = Path(path)
     if not path.exists():
-        raise PipelineError(f"{path} not found: set collect.table.path (or collect.text.path) in params.yaml to your file")
+        raise PipelineError(f"{path} not found: set collect.table.path (or collect.text.path) in params.yaml "
+                            "to your file")
     if path.is_dir() or path.stat().st_size == 0:
-        raise PipelineError(f"{path} is {'a folder' if path.is_dir() else 'empty'}: point params.yaml at a CSV or parquet file with a header row and data")
+        what = "a folder" if path.is_dir() else "empty"
+        raise PipelineError(f"{path} is {what}: point params.yaml at a CSV or parquet file with a header row and data")
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         else:
             frame = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as error:
-        raise PipelineError(f"{path} cannot be read as {path.suffix.lstrip('.') or 'CSV'} ({str(error).splitlines()[0]}): fix the file") from None
+        kind = path.suffix.lstrip(".") or "CSV"
+        raise PipelineError(f"{path} cannot be read as {kind} ({str(error).splitlines()[0]}): fix the file") from None
     if frame.empty:
         raise PipelineError(f"{path} has a header but no rows: add data to it")
     return frame
@@ -39,7 +42,8 @@ def read_table_file(path) -> pd.DataFrame:
 def _require_columns(frame: pd.DataFrame, names: list, path, key: str) -> None:
     missing = [name for name in names if name not in frame.columns]
     if missing:
-        raise PipelineError(f"{path} has no column {missing[0]!r} (named by {key}); its columns are {list(frame.columns)}")
+        raise PipelineError(f"{path} has no column {missing[0]!r} (named by {key}); "
+                            f"its columns are {list(frame.columns)}")
 
 
 def _as_numbers(column: pd.Series) -> pd.Series:
@@ -66,7 +70,8 @@ def column_roles(frame: pd.DataFrame, numeric, categorical, path) -> dict:
         if name in (numeric or []):
             if (column.notna() & _as_numbers(column).isna()).any():
                 row, value = _first_unparseable(column)
-                raise PipelineError(f"{path}: column {name!r} is listed as numeric but {value!r} (row {row + 1}) is not a number: fix the value")
+                raise PipelineError(f"{path}: column {name!r} is listed as numeric but {value!r} (row {row + 1}) "
+                                    "is not a number: fix the value")
             roles["numeric"].append(name)
         elif name in (categorical or []) or pd.api.types.is_bool_dtype(column):
             roles["categorical"].append(name)
@@ -99,11 +104,14 @@ def encode_target(target: pd.Series, problem: str, path, name: str) -> tuple:
         numbers = _as_numbers(target)
         if numbers.isna().any():
             row, value = _first_unparseable(target)
-            raise PipelineError(f"{path}: regression target {name!r} has {value!r} (row {row + 1}), not a number: fix it or set task.problem")
+            raise PipelineError(f"{path}: regression target {name!r} has {value!r} (row {row + 1}), not a number: "
+                                "fix it or set task.problem")
         return numbers.to_numpy(dtype=np.float64), []
-    names, codes = np.unique(target.astype(str).to_numpy() if target.dtype == object else target.to_numpy(), return_inverse=True)
+    labels = target.to_numpy() if pd.api.types.is_numeric_dtype(target) else target.astype(str).to_numpy()
+    names, codes = np.unique(labels, return_inverse=True)
     if len(names) < 2:
-        raise PipelineError(f"{path}: target column {name!r} has a single class {names[0]!r}: a classifier needs at least two classes")
+        raise PipelineError(f"{path}: target column {name!r} has a single class {names[0]!r}: "
+                            "a classifier needs at least two classes")
     return codes.astype(np.int64), [n.item() if hasattr(n, "item") else n for n in names]
 
 
@@ -153,8 +161,8 @@ def load_table(source, problem: str) -> tuple:
     problem = infer_problem(frame[source.target]) if problem == "auto" else problem
     y, class_names = encode_target(frame[source.target], problem, path, source.target)
     return x, y, {
-        "problem": problem, "file": str(path), "file_sha256": sha256_of_file(path), "target": source.target, "time_column": source.time_column,
-        "columns": roles, "class_names": class_names, "rows_without_target_dropped": unlabelled,
+        "problem": problem, "file": str(path), "file_sha256": sha256_of_file(path), "target": source.target,
+        "time_column": source.time_column, "columns": roles, "class_names": class_names, "rows_without_target_dropped": unlabelled,
     }
 
 
