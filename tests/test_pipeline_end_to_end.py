@@ -117,36 +117,23 @@ def test_studies_run_as_stages_and_are_summarized(repo):
     assert any(paths.study_metrics("capacity") in str(entry) for entry in shown.values())
 
 
-def switch_task(repo: Path, dataset: str, **sections) -> dict:
-    """Params for another task, with the book's training sizes shrunk to keep the test quick."""
+def switch_task(repo: Path, dataset: str) -> None:
+    """Params for another task, with the training sizes shrunk to keep the test quick."""
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["task"]["dataset"] = dataset
     params["split"].update(repeats=1, folds=3)
     params["overfit"].update(epochs=5)
     params["regularize"].update(epochs=8)
-    for section, values in sections.items():
-        params[section].update(values)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    return params
 
 
-@pytest.mark.parametrize("dataset, changes, metric, floor", [
-    ("table", {}, "test_accuracy", 0.9),
-    ("table", {"collect": {"table": {"path": "data/examples/diabetes.csv", "target": "progression",
-                                     "time_column": None, "numeric": None, "categorical": ["sex"]}},
-               "overfit": {"learning_rate": 0.01}, "regularize": {"learning_rate": 0.01}}, "test_mae", None),
-    ("text", {}, "test_accuracy", 0.8),
-])
-def test_the_example_table_and_texts_run_by_changing_params_only(repo, dataset, changes, metric, floor):
-    switch_task(repo, dataset, **changes)
+@pytest.mark.parametrize("dataset, floor", [("table", 0.9), ("text", 0.8)])
+def test_the_example_table_and_texts_run_by_changing_params_only(repo, dataset, floor):
+    switch_task(repo, dataset)  # the regression example (diabetes) runs in bench/examples.py
     output = dvc(repo, "repro", "evaluate")
     assert "Running stage 'collect'" in output
-    result = read(repo, paths.EVALUATE_METRICS)
     # Under 1,000 rows, auto picks iterated K-fold (here 3 folds x 1 repeat to keep the test quick).
     assert read(repo, paths.SPLIT)["protocol"] == "iterated_kfold" and read(repo, paths.REGULARIZE_METRICS)["folds"] == 3
-    if floor is None:  # regression: better than the mean/median predictor
-        assert result[metric] < result["baseline"][metric]
-    else:
-        assert result[metric] >= floor
+    assert read(repo, paths.EVALUATE_METRICS)["test_accuracy"] >= floor
     assert read(repo, paths.VALIDATION)["success"]
     run(repo, "git", "checkout", "params.yaml")

@@ -116,3 +116,20 @@ def test_regression_end_to_end(project, default_params):
     assert "validation_mae_std" in result
     history = pd.read_csv(project / paths.REGULARIZED_HISTORY)
     assert {"mae", "val_mae"} <= set(history.columns)
+
+
+def test_a_time_column_orders_the_split_and_validation_checks_the_arrow_of_time(project, default_params):
+    frame = customers(120)
+    frame["signed_up"] = pd.date_range("2023-01-01", periods=120, freq="D").strftime("%Y-%m-%d")[::-1]
+    frame.to_csv(project / "customers.csv", index=False)
+    params = tiny_training(default_params, protocol="auto", folds=3)
+    params["collect"]["table"].update(path="customers.csv", target="left", time_column="signed_up")
+    write_params(project, params)
+    for stage in WORKFLOW:
+        stage.main()
+    split_file = metrics(project, paths.SPLIT)
+    assert (split_file["protocol"], split_file["time_ordered"], len(split_file["folds"])) == ("kfold", True, 3)
+    results = metrics(project, paths.VALIDATION_RESULTS)
+    assert any(r["suite"] == "arrow_of_time" and r["success"] for r in results)
+    assert "signed_up" not in metrics(project, paths.PREPROCESSING)["numeric"] + \
+        metrics(project, paths.PREPROCESSING)["categorical"]  # a time orders the data; it is not a feature

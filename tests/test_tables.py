@@ -195,3 +195,20 @@ def test_the_shipped_examples_are_what_the_generator_makes(tmp_path):
     subprocess.run([sys.executable, str(examples / "make_examples.py"), str(tmp_path)], check=True, capture_output=True)
     for name in ("breast_cancer.csv", "diabetes.csv", "reviews.csv"):
         assert (tmp_path / name).read_bytes() == (examples / name).read_bytes(), name
+
+
+def test_collect_exits_nonzero_with_one_line_on_a_bad_table(project, default_params):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    (project / "mine.csv").write_text("age,churned\n31,yes\n40,yes\n")
+    write_params(project, table_params(default_params, project / "mine.csv", target="churned"))
+    result = subprocess.run([sys.executable, "-m", "stages.collect"], cwd=project, capture_output=True, text=True,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(project)})
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {project / 'mine.csv'}: target column 'churned' has a single class 'yes': "
+        "a classifier needs at least two classes"]
+    assert not (project / paths.RAW_DIR).exists()
