@@ -195,7 +195,7 @@ def _schema_check(raw: dict, x, value_range: tuple):
         return Check("schema_and_ranges", table_summary(x, raw["columns"]), [
             gxe.ExpectColumnValuesToBeBetween(column="missing_share", max_value=0.999999),
             gxe.ExpectColumnPairValuesToBeInSet(column_A="role", column_B="kind", value_pairs_set=[
-                ("numeric", "f"), ("categorical", "O"), ("categorical", "b")]),
+                ("numeric", "f"), ("categorical", "O")]),
         ], ["column"])
     if kind == "text":
         return Check("schema_and_ranges", text_summary(x), [
