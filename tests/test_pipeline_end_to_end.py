@@ -101,6 +101,22 @@ def test_param_change_shows_in_metrics_and_params_diff(repo):
     assert baseline["stratified.validation_mean.accuracy"]["new"] is None
 
 
+def test_a_fresh_clone_pulls_every_artifact_from_a_shared_remote(repo, tmp_path):
+    remote, clone = tmp_path / "shared-cache", tmp_path / "elsewhere"
+    dvc(repo, "remote", "add", "--default", "shared", str(remote))
+    dvc(repo, "push")
+    run(repo, "git", "add", ".dvc/config")
+    run(repo, "git", "commit", "-qm", "a shared DVC remote")
+    run(tmp_path, "git", "clone", "-q", str(repo), str(clone))
+    assert not (clone / paths.REGULARIZED_DIR).exists()
+    dvc(clone, "pull")
+    assert "up to date" in dvc(clone, "status", "evaluate")  # nothing to re-run: every artifact came from the remote
+    for artifact in (paths.RAW_DATA, paths.features_file("test"), f"{paths.REGULARIZED_DIR}/model.keras",
+                     paths.OVERFIT_MODEL, *METRICS):
+        assert (clone / artifact).read_bytes() == (repo / artifact).read_bytes(), artifact
+    assert json.loads(dvc(clone, "metrics", "diff", "--json")) == {}
+
+
 def test_studies_run_as_stages_and_are_summarized(repo):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["studies"]["digits"]["epochs"] = 4  # the default sizes take minutes; the plumbing is the same
