@@ -107,3 +107,8 @@ def test_time_ordered_data_refuses_iterated_kfold_and_auto_picks_kfold():
     split = make_split(np.tile([0, 1], 50), params(protocol="auto", small_dataset_rows=1000), seed=0,
                        time=np.arange(100))
     assert split["protocol"] == "kfold"
+
+
+def test_too_few_distinct_times_for_a_time_ordered_split():
+    with pytest.raises(PipelineError, match="the time column has 2 distinct times: too few"):
+        make_split(np.tile([0, 1], 5), params(), seed=0, time=np.repeat([1, 2], 5))

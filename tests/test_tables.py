@@ -212,3 +212,32 @@ def test_collect_exits_nonzero_with_one_line_on_a_bad_table(project, default_par
         f"error: {project / 'mine.csv'}: target column 'churned' has a single class 'yes': "
         "a classifier needs at least two classes"]
     assert not (project / paths.RAW_DIR).exists()
+
+
+@pytest.mark.parametrize("write, change, message", [
+    (lambda p: p.mkdir(), {}, r"mine.csv is a folder: point params.yaml at a CSV"),
+    (lambda p: p.write_text("churned\nyes\nno\n"), {}, r"has no feature columns besides the target"),
+    (lambda p: p.write_text("age,churned\n31,\n40,\n"), {}, r"target column 'churned' is empty in every row"),
+    (lambda p: p.write_text("age,churned\n31,1.5\n40,lots\n"), {"problem": "regression"},
+     r"regression target 'churned' has 'lots' \(row 2\), not a number"),
+])
+def test_more_bad_tables_stop_collect(project, default_params, write, change, message):
+    path = project / "mine.csv"
+    write(path)
+    params = table_params(default_params, path, target="churned")
+    params["task"].update(change)
+    write_params(project, params)
+    with pytest.raises(PipelineError, match=message):
+        collect.main()
+    assert not (project / paths.RAW_DIR).exists()
+
+
+def test_texts_cannot_be_a_regression_target(project, default_params):
+    path = project / "reviews.csv"
+    pd.DataFrame({"text": ["a", "b"], "label": [0.5, 1.5]}).to_csv(path, index=False)
+    params = text_params(default_params, path)
+    params["task"]["problem"] = "regression"
+    write_params(project, params)
+    with pytest.raises(PipelineError, match="task.problem=regression is not supported for text"):
+        collect.main()
+    assert not (project / paths.RAW_DIR).exists()
