@@ -1,6 +1,9 @@
 """Shared helpers: small projects in temporary folders, made the way the stages make them."""
 import copy
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +75,9 @@ def copy_pipeline(destination: Path) -> None:
     shutil.copytree(ROOT / "data" / "examples", destination / "data" / "examples")
     for name in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
         shutil.copy(ROOT / name, destination / name)
+
+
+def run_module(module: str, folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """`python -m module args` run in `folder` as a user runs it, with the project importable."""
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=folder, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -1,4 +1,5 @@
 """The real pipeline, run with `dvc repro` in a fresh git repository, as a user would."""
+import hashlib
 import json
 import os
 import subprocess
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages.lib import paths
+from stages.lib import paths, pr_report
 from tests.conftest import copy_pipeline
 
 pytestmark = pytest.mark.pipeline
@@ -101,6 +102,78 @@ def test_param_change_shows_in_metrics_and_params_diff(repo):
     assert baseline["stratified.validation_mean.accuracy"]["new"] is None
 
 
+def commit_params(repo: Path, message: str, **changes) -> None:
+    """Change params (section.key=value), `dvc repro evaluate`, commit everything."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for name, value in changes.items():
+        section, key = name.split("__")
+        params[section][key] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    dvc(repo, "repro", "evaluate")
+    run(repo, "git", "add", "-A")
+    run(repo, "git", "commit", "-qm", message)
+
+
+def test_the_pull_request_report_shows_changed_params_metrics_and_plots(repo, tmp_path):
+    base = run(repo, "git", "rev-parse", "HEAD").strip()
+    old_epochs = yaml.safe_load((repo / "params.yaml").read_text())["overfit"]["epochs"]
+    old = json.loads(run(repo, "git", "show", f"{base}:{paths.OVERFIT_METRICS}"))["mean"]["final_val_loss"]
+    commit_params(repo, "a shorter overfit run", overfit__epochs=12)
+    new = read(repo, paths.OVERFIT_METRICS)["mean"]["final_val_loss"]
+    assert new != old
+    for rev, output in ((["--rev", "HEAD"], tmp_path / "commits"), ([], tmp_path / "workspace")):
+        printed = run(repo, sys.executable, "-m", "stages.report", "--base", base, *rev, "--output", str(output))
+        assert f"-> {output}/report.md" in printed
+        report = (output / "report.md").read_text()
+        assert f"| {base} | {'HEAD' if rev else 'workspace'} |" in report
+        assert f"| params.yaml | overfit.epochs | {old_epochs} | 12 |" in report
+        assert f"| mean.final_val_loss | {pr_report.fmt(old)} | {pr_report.fmt(new)} |" in report
+        assert "### reports/plots/overfit_history.csv" in report and "### learning_curves_loss" in report
+        assert "### reports/plots/regularized_history.csv" not in report  # regularize did not re-run
+        assert (output / "plots" / "learning_curves_loss.png").read_bytes().startswith(b"\x89PNG")
+
+
+def audit(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stages.audit", *args], cwd=repo, env=environment(),
+                          capture_output=True, text=True)
+
+
+def test_the_audit_traces_the_model_to_the_raw_data_and_names_a_tampered_file(repo):
+    result = audit(repo, paths.REGULARIZED_DIR, "--json")
+    assert result.returncode == 0, result.stderr
+    lineage = json.loads(result.stdout)
+    assert [s["stage"] for s in lineage["stages"]] == ["collect", "split", "validate", "vectorize", "define_task",
+                                                       "regularize"]
+    assert lineage["verified"] and lineage["raw_data"]["sha256"] == read(repo, paths.RAW_MANIFEST)["sha256"]
+    assert lineage["git"]["head"]["commit"] == run(repo, "git", "rev-parse", "HEAD").strip()
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    assert lineage["stages"][-1]["outs"][0]["md5"] == lock["regularize"]["outs"][0]["md5"]
+    assert lineage["stages"][0]["params"]["task.dataset"] == "digits"
+
+    model = repo / paths.REGULARIZED_DIR / "model.keras"
+    original = model.read_bytes()
+    model.write_bytes(original + b"tampered")
+    result = audit(repo, paths.REGULARIZED_DIR, "--json")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert [(p["path"], p["status"], p["role"], p["current"]) for p in json.loads(result.stdout)["problems"]] == [
+        (f"{paths.REGULARIZED_DIR}/model.keras", "modified", "output", hashlib.md5(model.read_bytes()).hexdigest())]
+    assert f"modified {paths.REGULARIZED_DIR}/model.keras" in audit(repo).stdout
+    dvc(repo, "checkout", "--force", "regularize")
+    assert model.read_bytes() == original and audit(repo).returncode == 0
+
+
+def test_an_experiment_sweep_runs_from_the_queue_and_shows_in_exp_show(repo):
+    params_before = (repo / "params.yaml").read_bytes()
+    dvc(repo, "exp", "run", "evaluate", "--queue", "-S", "overfit.epochs=2,3")  # the studies are not needed
+    dvc(repo, "exp", "run", "--run-all")
+    shown = json.loads(dvc(repo, "exp", "show", "--json"))
+    runs = [rev["data"] for entry in shown for experiment in entry.get("experiments") or []
+            for rev in experiment["revs"]]
+    assert sorted(run["params"]["params.yaml"]["data"]["overfit"]["epochs"] for run in runs) == [2, 3]
+    assert all(run["metrics"][paths.OVERFIT_METRICS]["data"]["mean"]["final_val_loss"] > 0 for run in runs)
+    assert (repo / "params.yaml").read_bytes() == params_before  # queued experiments leave the workspace alone
+
+
 def test_a_fresh_clone_pulls_every_artifact_from_a_shared_remote(repo, tmp_path):
     remote, clone = tmp_path / "shared-cache", tmp_path / "elsewhere"
     dvc(repo, "remote", "add", "--default", "shared", str(remote))
@@ -153,3 +226,32 @@ def test_the_example_table_and_texts_run_by_changing_params_only(repo, dataset, 
     assert read(repo, paths.EVALUATE_METRICS)["test_accuracy"] >= floor
     assert read(repo, paths.VALIDATION)["success"]
     run(repo, "git", "checkout", "params.yaml")
+
+
+def test_the_lineage_shows_the_new_hash_when_the_raw_data_changes(repo):
+    switch_task(repo, "table")
+    table = repo / "data/examples/breast_cancer.csv"
+    original = table.read_bytes()
+    try:
+        dvc(repo, "repro", "define_task")
+        first = json.loads(audit(repo, paths.TASK, "--json").stdout)
+        assert first["verified"] and [s["stage"] for s in first["stages"]] == ["collect", "define_task"]
+        assert first["raw_data"]["file_sha256"] == hashlib.sha256(original).hexdigest()
+        changed = b"".join(original.splitlines(keepends=True)[:-40])  # 40 fewer rows
+        table.write_bytes(changed)
+        result = audit(repo, paths.TASK, "--json")
+        assert result.returncode == 1
+        assert [(p["path"], p["role"], p["current"]) for p in json.loads(result.stdout)["problems"]] == [
+            ("data/examples/breast_cancer.csv", "dependency", hashlib.md5(changed).hexdigest())]
+        dvc(repo, "repro", "define_task")
+        result = audit(repo, paths.TASK, "--json")
+        assert result.returncode == 0, result.stderr
+        after = json.loads(result.stdout)
+        assert after["raw_data"]["file_sha256"] == hashlib.sha256(changed).hexdigest()
+        assert after["raw_data"]["sha256"] != first["raw_data"]["sha256"]
+        assert after["raw_data"]["examples"] == first["raw_data"]["examples"] - 40
+        recorded = {d["path"]: d["md5"] for d in after["stages"][0]["deps"]}
+        assert recorded["data/examples/breast_cancer.csv"] == hashlib.md5(changed).hexdigest()
+    finally:
+        table.write_bytes(original)
+        run(repo, "git", "checkout", "params.yaml")

@@ -1,0 +1,31 @@
+"""audit: which data, code and params made an artifact, and whether the workspace still matches.
+
+    python -m stages.audit [ARTIFACT] [--json]
+
+ARTIFACT is an output in dvc.lock (models/regularized by default), a file inside one, or a
+stage name. The exit status is 1 when any file or param in the lineage differs from dvc.lock.
+"""
+import argparse
+import json
+
+from stages.lib import paths
+from stages.lib.errors import PipelineError, run_stage
+from stages.lib.lineage import LOCK_FILE, audit, differing, render
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m stages.audit", description=__doc__.splitlines()[0])
+    parser.add_argument("artifact", nargs="?", default=paths.REGULARIZED_DIR,
+                        help="an output path, a file inside one, or a stage name (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print the audit as JSON")
+    args = parser.parse_args()
+    result = audit(args.artifact)
+    print(json.dumps(result, indent=2) if args.json else render(result))
+    if not result["verified"]:
+        raise PipelineError(f"{differing(result['problems'])} file(s) or param(s) in the lineage of {args.artifact} "
+                            f"differ from {LOCK_FILE}: restore changed outputs with `dvc checkout --force` (cached) or "
+                            "`git checkout -- FILE` (reports), or re-run `dvc repro`")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,277 @@
+"""Lineage: the chain of stages from the raw data to an artifact as dvc.lock recorded it, checked
+against the files in the workspace."""
+import hashlib
+import json
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from stages.lib.errors import PipelineError
+
+LOCK_FILE = "dvc.lock"
+PARAMS_FILE = "params.yaml"
+CACHE_DIR = ".dvc/cache/files/md5"
+MANIFEST_KEYS = ("dataset", "kind", "problem", "source", "sha256", "file", "file_sha256", "examples",
+                 "published_file")
+
+
+def load_lock(path=LOCK_FILE) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise PipelineError(f"{path} is missing: run `dvc repro` first, it records what each stage ran with")
+    return yaml.safe_load(path.read_text()).get("stages", {})
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def producer(path: str, lock: dict) -> Optional[str]:
+    """The stage whose outputs include `path` (the output itself or a file inside an output folder)."""
+    for name, stage in lock.items():
+        if any(_inside(path, out["path"]) for out in stage.get("outs", [])):
+            return name
+    return None
+
+
+def resolve_target(target: str, lock: dict) -> str:
+    """The stage that made `target`: a stage name, an output path, or a file inside an output folder."""
+    if target in lock:
+        return target
+    path = Path(target).as_posix().rstrip("/")
+    name = producer(path, lock)
+    if name is None:
+        raise PipelineError(f"{target!r} is neither a stage nor an output in {LOCK_FILE}: give an output such as "
+                            f"models/regularized or a stage name ({', '.join(list(lock)[:9])}, ...)")
+    return name
+
+
+def upstream(name: str, lock: dict) -> list:
+    """`name` and every stage it depends on, in the order they ran (raw data first)."""
+    ordered = []
+
+    def visit(stage: str) -> None:
+        if stage in ordered:
+            return
+        for dep in lock[stage].get("deps", []):
+            source = producer(dep["path"], lock)
+            if source and source != stage:
+                visit(source)
+        ordered.append(stage)
+
+    visit(name)
+    return ordered
+
+
+def flatten(values: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}, the keys `dvc params diff` and `dvc exp run -S` use."""
+    flat = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def stage_record(name: str, lock: dict) -> dict:
+    stage = lock[name]
+    deps = [{"path": dep["path"], "md5": dep.get("md5"), "size": dep.get("size"),
+             "produced_by": producer(dep["path"], lock)} for dep in stage.get("deps", [])]
+    outs = [{"path": out["path"], "md5": out.get("md5"), "size": out.get("size")} for out in stage.get("outs", [])]
+    params = {}
+    for values in stage.get("params", {}).values():
+        params.update(flatten(values))
+    return {"stage": name, "cmd": stage["cmd"], "params": params, "deps": deps, "outs": outs}
+
+
+def file_md5(path: Path) -> Optional[str]:
+    """DVC's md5 of a file (of its bytes, as dvc.lock's `hash: md5` records), None when missing."""
+    if not path.is_file():
+        return None
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def folder_differences(folder: str, listing: list, root: Path) -> list:
+    """Files of `folder` that differ from DVC's listing of it: (relative path, status, recorded, current)."""
+    recorded = {entry["relpath"]: entry["md5"] for entry in listing}
+    present = {p.relative_to(root / folder).as_posix() for p in (root / folder).rglob("*") if p.is_file()}
+    differences = []
+    for relpath in sorted(recorded.keys() | present):
+        current = file_md5(root / folder / relpath) if relpath in present else None
+        if relpath not in present:
+            differences.append((relpath, "deleted", recorded[relpath], None))
+        elif relpath not in recorded:
+            differences.append((relpath, "added", None, current))
+        elif current != recorded[relpath]:
+            differences.append((relpath, "modified", recorded[relpath], current))
+    return differences
+
+
+def _folder_listing(md5: str, root: Path) -> Optional[list]:
+    listing = root / CACHE_DIR / md5[:2] / md5[2:]
+    return json.loads(listing.read_text()) if listing.exists() else None
+
+
+def path_problems(stage: str, role: str, entry: dict, status: str, root: Path) -> list:
+    """One problem per file of a changed dependency or output, named down to files inside folders."""
+    path, md5 = entry["path"], entry.get("md5") or ""
+    base = {"stage": stage, "role": role}
+    if md5.endswith(".dir") and (root / path).is_dir():
+        listing = _folder_listing(md5, root)
+        if listing is not None:
+            return [{**base, "path": f"{path}/{relpath}", "status": change, "recorded": recorded, "current": current}
+                    for relpath, change, recorded, current in folder_differences(path, listing, root)]
+    current = None if md5.endswith(".dir") else file_md5(root / path)
+    return [{**base, "path": path, "status": status, "recorded": md5 or None, "current": current}]
+
+
+def verification_problems(status: dict, lock: dict, chain: list, root: Path) -> list:
+    """Turn `dvc status --json` for the chain's stages into problems that name files and params.
+
+    role "output": a file a stage wrote was changed outside the pipeline (or is missing);
+    role "dependency", "params" or "command": the stage's inputs changed since it ran, so it is stale.
+    """
+    current_params = None
+    problems = []
+    for name in chain:
+        stage = lock[name]
+        for change in status.get(name, []):
+            if isinstance(change, str):  # e.g. "changed command"
+                problems.append({"stage": name, "role": "command", "path": None, "status": change,
+                                 "recorded": stage["cmd"], "current": None})
+                continue
+            for kind, paths in change.items():
+                role = "output" if kind == "changed outs" else "dependency"
+                entries = {e["path"]: e for e in stage.get("outs" if role == "output" else "deps", [])}
+                for path, what in paths.items():
+                    if isinstance(what, dict):  # params: {key: modified|new|deleted}
+                        if current_params is None:
+                            current_params = flatten(yaml.safe_load((root / path).read_text()) or {})
+                        recorded = {}
+                        for values in stage.get("params", {}).values():
+                            recorded.update(flatten(values))
+                        problems += [{"stage": name, "role": "params", "path": f"{path}:{key}", "status": state,
+                                      "recorded": _lookup(recorded, key), "current": _lookup(current_params, key)}
+                                     for key, state in what.items()]
+                    else:
+                        problems += path_problems(name, role, entries.get(path, {"path": path}), what, root)
+    outputs = {p["path"] for p in problems if p["role"] == "output"}
+    return [p for p in problems if p["role"] == "output" or p["path"] not in outputs]
+
+
+def _lookup(flat: dict, key: str):
+    """A params value by dotted key; a whole section when the key names one."""
+    if key in flat:
+        return flat[key]
+    section = {k[len(key) + 1:]: v for k, v in flat.items() if k.startswith(key + ".")}
+    return section or None
+
+
+def raw_data(root: Path, manifest_path: str) -> Optional[dict]:
+    path = root / manifest_path
+    if not path.exists():
+        return None
+    manifest = json.loads(path.read_text())
+    return {key: manifest[key] for key in MANIFEST_KEYS if key in manifest}
+
+
+def _short(value) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def render(audit: dict) -> str:
+    """The audit for people: the chain from raw data to the artifact, then the verification."""
+    git = audit["git"]
+    head = git["head"]
+    lines = [f"Lineage of {audit['target']} (stage {audit['stage']}), as recorded in {LOCK_FILE}",
+             f"git: HEAD {head['short']} \"{head['subject']}\" ({head['date']})" if head else "git: no commit yet",
+             f"     {LOCK_FILE} last committed in {git['lock_commit'][:7] if git['lock_commit'] else 'none'}; "
+             f"uncommitted: {', '.join(git['uncommitted']) or 'nothing'}"]
+    raw = audit["raw_data"]
+    if raw:
+        lines += ["", f"Raw data: {raw.get('dataset')} ({raw.get('kind')}, {raw.get('problem')}), "
+                      f"{raw.get('examples')} examples",
+                  f"  source: {raw.get('source')}", f"  content sha256: {raw.get('sha256')}"]
+        if raw.get("file"):
+            lines.append(f"  file: {raw['file']} sha256 {raw.get('file_sha256')}")
+        if raw.get("published_file"):
+            lines.append(f"  published file: {raw['published_file']['url']} sha256 {raw['published_file']['sha256']}")
+    for number, stage in enumerate(audit["stages"], 1):
+        lines += ["", f"{number}. {stage['stage']}: {stage['cmd']}"]
+        for index, (key, value) in enumerate(stage["params"].items()):
+            lines.append(f"   {'params' if index == 0 else '':6} {key}={_short(value)}")
+        for label, items in (("deps", stage["deps"]), ("outs", stage["outs"])):
+            for index, item in enumerate(items):
+                origin = f"  (from {item['produced_by']})" if item.get("produced_by") else ""
+                lines.append(f"   {label if index == 0 else '':6} {item['md5']}  {item['path']}{origin}")
+    lines.append("")
+    problems = audit["problems"]
+    if not problems:
+        lines.append(f"Verified: every dependency and output above matches {LOCK_FILE}.")
+        return "\n".join(lines)
+    tampered = [p for p in problems if p["role"] == "output"]
+    stale = _merge_stages([p for p in problems if p["role"] != "output"])
+    lines.append(f"NOT verified: {differing(problems)} file(s) or param(s) differ from {LOCK_FILE}.")
+    if tampered:
+        lines.append("Outputs changed outside the pipeline:")
+        lines += [f"  {p['status']:8} {p['path']}  (output of {p['stage']}; dvc.lock md5 {p['recorded']}, "
+                  f"workspace md5 {p['current']})" for p in tampered]
+    if stale:
+        lines.append("Inputs changed since the stage ran (`dvc repro` brings the outputs up to date):")
+        for p in stale:
+            if p["role"] == "params":
+                detail = f"ran with {_short(p['recorded'])}, now {_short(p['current'])}"
+            elif p["role"] == "command":
+                detail = f"recorded command: {p['recorded']}"
+            else:
+                detail = f"dvc.lock md5 {p['recorded']}, workspace md5 {p['current']}"
+            lines.append(f"  {p['status']:8} {p['path'] or 'command'}  ({', '.join(p['stages'])}; {detail})")
+    return "\n".join(lines)
+
+
+def differing(problems: list) -> int:
+    return len({p["path"] or p["stage"] for p in problems})
+
+
+def _merge_stages(problems: list) -> list:
+    """One line per changed input, naming every stage it affects."""
+    merged = {}
+    for p in problems:
+        key = (p["role"], p["path"], p["status"], json.dumps(p["recorded"]), json.dumps(p["current"]),
+               p["stage"] if p["role"] == "command" else None)
+        merged.setdefault(key, {**p, "stages": []})["stages"].append(p["stage"])
+    return list(merged.values())
+
+def audit(target: str, root: Path = Path(".")) -> dict:
+    """The lineage of `target` back to the raw data, with every difference between workspace and dvc.lock."""
+    from stages.lib import paths, vcs
+
+    vcs.require_repository()
+    lock = load_lock(root / LOCK_FILE)
+    stage = resolve_target(target, lock)
+    chain = upstream(stage, lock)
+    status = vcs.dvc_json("status", *chain)
+    has_commits = bool(vcs.git("rev-list", "-n", "1", "--all"))
+    problems = verification_problems(status, lock, chain, root)
+    return {
+        "target": target,
+        "stage": stage,
+        "verified": not problems,
+        "git": {"head": vcs.describe_commit("HEAD") if has_commits else None,
+                "lock_commit": vcs.git("log", "-1", "--format=%H", "--", LOCK_FILE) if has_commits else None,
+                "uncommitted": vcs.uncommitted(LOCK_FILE, PARAMS_FILE, "dvc.yaml", "stages")},
+        "raw_data": raw_data(root, paths.RAW_MANIFEST) if paths.RAW_DIR in _outputs(chain, lock) else None,
+        "stages": [stage_record(name, lock) for name in chain],
+        "problems": problems,
+    }
+
+
+def _outputs(chain: list, lock: dict) -> set:
+    return {out["path"] for name in chain for out in lock[name].get("outs", [])}

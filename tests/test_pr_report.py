@@ -1,0 +1,117 @@
+"""The pull-request report's tables and plot handling; tests/test_pipeline_end_to_end.py reports on real commits."""
+import subprocess
+
+import pytest
+
+from stages.lib import paths, pr_report
+from tests.conftest import run_module
+
+PARAMS_DIFF = {"params.yaml": {"overfit.epochs": {"old": 30, "new": 5},
+                               "baseline.classification": {"old": "['most_frequent']", "new": "['uniform']"}}}
+METRICS_DIFF = {
+    paths.EVALUATE_METRICS: {"test_accuracy": {"old": 0.9861, "new": 0.975, "diff": -0.0111},
+                             "primary_metric": {"old": "accuracy", "new": "accuracy", "diff": 0}},
+    paths.VALIDATION: {"success": {"old": True, "new": True, "diff": 0}},
+    paths.BASELINE_METRICS: {"uniform.accuracy": {"old": None, "new": 0.1}},
+}
+
+
+def test_params_rows_hold_both_values():
+    assert pr_report.params_rows(PARAMS_DIFF) == [
+        ("params.yaml", "baseline.classification", "['most_frequent']", "['uniform']"),
+        ("params.yaml", "overfit.epochs", 30, 5)]
+
+
+def test_metric_rows_keep_what_changed_with_the_difference_when_both_are_numbers():
+    rows = pr_report.metric_rows(METRICS_DIFF, files=set(METRICS_DIFF) - {paths.VALIDATION})
+    assert rows == [(paths.BASELINE_METRICS, "uniform.accuracy", None, 0.1, None),
+                    (paths.EVALUATE_METRICS, "test_accuracy", 0.9861, 0.975, pytest.approx(-0.0111))]
+    everything = pr_report.metric_rows(METRICS_DIFF, files={paths.VALIDATION}, changed_only=False)
+    assert everything == [(paths.VALIDATION, "success", True, True, None)]
+
+
+def vega(rows_by_rev: dict) -> list:
+    values = [{**row, "rev": rev} for rev, rows in rows_by_rev.items() for row in rows]
+    return [{"type": "vega", "revisions": list(rows_by_rev),
+             "content": {"data": {"values": values}, "mark": "line",
+                         "encoding": {"x": {"field": "epoch", "type": "quantitative"},
+                                      "y": {"field": "loss", "type": "quantitative"},
+                                      "color": {"field": "rev", "type": "nominal"}}}}]
+
+
+def test_a_plot_changed_when_its_data_differs_between_the_revisions():
+    same = vega({"main": [{"epoch": 1, "loss": 0.5}], "workspace": [{"epoch": 1, "loss": 0.5}]})
+    moved = vega({"main": [{"epoch": 1, "loss": 0.5}], "workspace": [{"epoch": 1, "loss": 0.4}]})
+    new = vega({"workspace": [{"epoch": 1, "loss": 0.4}]})
+    assert not pr_report.plot_changed(same, ("main", "workspace"))
+    assert pr_report.plot_changed(moved, ("main", "workspace"))
+    assert pr_report.plot_changed(new, ("main", "workspace"))
+
+
+def test_an_image_plot_changed_when_its_bytes_differ(tmp_path):
+    for name, data in (("a.png", b"one"), ("b.png", b"one"), ("c.png", b"two")):
+        (tmp_path / name).write_bytes(data)
+
+    def images(first, second):
+        return [{"type": "image", "revisions": ["main"], "url": str(tmp_path / first)},
+                {"type": "image", "revisions": ["workspace"], "url": str(tmp_path / second)}]
+
+    assert not pr_report.plot_changed(images("a.png", "b.png"), ("main", "workspace"))
+    assert pr_report.plot_changed(images("a.png", "c.png"), ("main", "workspace"))
+    assert pr_report.plot_changed(images("a.png", "missing.png"), ("main", "workspace"))
+
+
+def test_plots_are_rendered_to_png_locally(tmp_path):
+    plot = vega({"main": [{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.3}],
+                 "workspace": [{"epoch": 1, "loss": 0.4}, {"epoch": 2, "loss": 0.2}]})
+    lines = pr_report.render_plot("reports/plots/overfit_history.csv", plot, ("main", "workspace"), tmp_path)
+    assert lines == ["![reports/plots/overfit_history.csv](plots/reports_plots_overfit_history.csv.png)"]
+    assert (tmp_path / "reports_plots_overfit_history.csv.png").read_bytes().startswith(b"\x89PNG")
+    (tmp_path / "before.png").write_bytes(b"\x89PNG old")
+    image = [{"type": "image", "revisions": ["main"], "url": str(tmp_path / "before.png")}]
+    lines = pr_report.render_plot("reports/figures/x.png", image, ("main", "workspace"), tmp_path)
+    assert "![reports/figures/x.png at main](plots/main_reports_figures_x.png)" in lines[-1]
+    assert "(no reports/figures/x.png at workspace)" in lines[-1]
+
+
+def test_the_markdown_shows_both_revisions_values_and_folds_long_tables():
+    base, head = {"label": "main", "description": "`abc1234` base"}, {"label": "workspace", "description": "here"}
+    metrics = pr_report.metric_rows(METRICS_DIFF, files=set(METRICS_DIFF) - {paths.VALIDATION})
+    many = [(paths.OVERFIT_METRICS, f"m{i}", 0.1, 0.2, 0.1) for i in range(20)]
+    text = pr_report.markdown(base, head, pr_report.params_rows(PARAMS_DIFF), metrics + many,
+                              pr_report.metric_rows(METRICS_DIFF, {paths.VALIDATION}, changed_only=False),
+                              {"learning_curves_loss": ["![l](plots/l.png)"]}, 3, ["regularize"])
+    assert "| params.yaml | overfit.epochs | 30 | 5 |" in text
+    assert "| test_accuracy | 0.9861 | 0.975 | -0.0111 |" in text
+    assert "| uniform.accuracy | — | 0.1 | — |" in text
+    assert "| success | true | true |" in text
+    assert "### learning_curves_loss" in text and "3 other plot(s) unchanged." in text
+    assert "differs from dvc.lock in regularize" in text
+    assert text.index(paths.EVALUATE_METRICS) < text.index(paths.OVERFIT_METRICS) < text.index(paths.BASELINE_METRICS)
+    assert "<details><summary>20 changed</summary>" in text
+    empty = pr_report.markdown(base, head, [], [], [], {}, 0, [])
+    assert "No params changed." in empty and "No metric changed." in empty and "No plot changed." in empty
+
+
+def cli(folder, *args):
+    return run_module("stages.report", folder, *args)
+
+
+def test_the_command_fails_with_one_line_for_a_bad_revision_or_output_folder(tmp_path):
+    result = cli(tmp_path, "--base", "main")
+    assert result.returncode == 1 and "not inside a git repository" in result.stderr
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "notes.txt").write_text("keep me")
+    subprocess.run([*git, "add", "notes.txt"], cwd=tmp_path, check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], cwd=tmp_path, check=True)
+    result = cli(tmp_path, "--base", "no-such-branch")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "unknown git revision 'no-such-branch'" in result.stderr
+    result = cli(tmp_path, "--base", "HEAD", "--rev", "HEAD~5")
+    assert result.returncode == 1 and "unknown git revision 'HEAD~5'" in result.stderr
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "task.json").write_text("{}")
+    result = cli(tmp_path, "--base", "HEAD", "--output", "reports")
+    assert result.returncode == 1 and "--output reports exists and is not a report folder" in result.stderr
+    assert (tmp_path / "reports" / "task.json").read_text() == "{}"
