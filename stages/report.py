@@ -15,14 +15,15 @@ from stages.lib.io import atomic_dir
 
 
 def describe(rev) -> dict:
-    """A revision's label (as DVC names it in its diffs) and one line about it."""
+    """A revision's label (as DVC names it in its diffs), its title in the report and one line about it."""
     if rev is None:
         head = vcs.describe_commit("HEAD")
         changed = vcs.uncommitted(".")
-        return {"label": vcs.WORKSPACE, "description": f"the workspace on `{head['short']}` {head['subject']} "
+        return {"label": vcs.WORKSPACE, "title": vcs.WORKSPACE, "description": f"the workspace on `{head['short']}` {head['subject']} "
                                                         f"({len(changed)} uncommitted file(s))"}
     info = vcs.describe_commit(rev)
-    return {"label": rev, "description": f"`{info['short']}` {info['subject']} ({info['date']})"}
+    return {"label": rev, "title": info["short"] if rev == info["commit"] else rev,
+            "description": f"`{info['short']}` {info['subject']} ({info['date']})"}
 
 
 def write_report(base: str, rev, output: Path) -> dict:

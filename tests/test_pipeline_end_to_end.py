@@ -125,7 +125,7 @@ def test_the_pull_request_report_shows_changed_params_metrics_and_plots(repo, tm
         printed = run(repo, sys.executable, "-m", "stages.report", "--base", base, *rev, "--output", str(output))
         assert f"-> {output}/report.md" in printed
         report = (output / "report.md").read_text()
-        assert f"| {base} | {'HEAD' if rev else 'workspace'} |" in report
+        assert f"| {base[:7]} | {'HEAD' if rev else 'workspace'} |" in report
         assert f"| params.yaml | overfit.epochs | {old_epochs} | 12 |" in report
         assert f"| mean.final_val_loss | {pr_report.fmt(old)} | {pr_report.fmt(new)} |" in report
         assert "### reports/plots/overfit_history.csv" in report and "### learning_curves_loss" in report

@@ -75,7 +75,7 @@ def test_plots_are_rendered_to_png_locally(tmp_path):
 
 
 def test_the_markdown_shows_both_revisions_values_and_folds_long_tables():
-    base, head = {"label": "main", "description": "`abc1234` base"}, {"label": "workspace", "description": "here"}
+    base, head = {"title": "main", "description": "`abc1234` base"}, {"title": "workspace", "description": "here"}
     metrics = pr_report.metric_rows(METRICS_DIFF, files=set(METRICS_DIFF) - {paths.VALIDATION})
     many = [(paths.OVERFIT_METRICS, f"m{i}", 0.1, 0.2, 0.1) for i in range(20)]
     text = pr_report.markdown(base, head, pr_report.params_rows(PARAMS_DIFF), metrics + many,

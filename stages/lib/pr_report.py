@@ -116,26 +116,26 @@ def render_plot(plot_id: str, entries: list, revisions: tuple, folder: Path) -> 
 
 def markdown(base: dict, head: dict, params: list, metrics: list, validation: list, plots: dict,
              unchanged_plots: int, stale: list) -> str:
-    """The report. `base`/`head` describe the revisions; `plots` maps plot ids to Markdown lines."""
-    lines = [f"# Pipeline report: {head['label']} vs {base['label']}", "",
+    """The report. `base`/`head` title and describe the revisions; `plots` maps plot ids to Markdown lines."""
+    lines = [f"# Pipeline report: {head['title']} vs {base['title']}", "",
              f"- **base**: {base['description']}", f"- **compared**: {head['description']}"]
     if stale:
         lines += ["", f"> **Warning:** the workspace differs from dvc.lock in {', '.join(stale)}: "
                       "run `dvc repro` so that the numbers below describe this code and data."]
     lines += ["", "## Params", ""]
-    lines += table(["file", "param", base["label"], head["label"]], params) if params else ["No params changed."]
+    lines += table(["file", "param", base["title"], head["title"]], params) if params else ["No params changed."]
     lines += ["", "## Metrics", ""]
     if not metrics:
         lines.append("No metric changed.")
     for file in sorted({row[0] for row in metrics}, key=_file_order):
         rows = [row[1:] for row in metrics if row[0] == file]
-        rendered = table(["metric", base["label"], head["label"], "change"], rows)
+        rendered = table(["metric", base["title"], head["title"], "change"], rows)
         if len(rows) > _FOLD_ROWS and file != paths.EVALUATE_METRICS:  # keeps the test scores in view
             rendered = [f"<details><summary>{len(rows)} changed</summary>", "", *rendered, "", "</details>"]
         lines += [f"### {file}", "", *rendered, ""]
     lines += ["", f"## Validation ({paths.VALIDATION})", ""]
     if validation:
-        lines += table(["check", base["label"], head["label"]], [(key, old, new) for _, key, old, new, _ in validation])
+        lines += table(["check", base["title"], head["title"]], [(key, old, new) for _, key, old, new, _ in validation])
     else:
         lines.append("No validation summary at either revision.")
     lines += ["", "## Plots that changed", ""]
