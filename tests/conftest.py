@@ -81,3 +81,29 @@ def run_module(module: str, folder: Path, *args: str) -> subprocess.CompletedPro
     """`python -m module args` run in `folder` as a user runs it, with the project importable."""
     return subprocess.run([sys.executable, "-m", module, *args], cwd=folder, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def classification_task(n_classes: int) -> dict:
+    return {"problem_type": "multiclass_classification", "classes": list(range(n_classes)), "output_units": n_classes,
+            "last_layer_activation": "softmax", "loss": "sparse_categorical_crossentropy",
+            "training_metric": "accuracy"}
+
+
+THREE_CLASSES = classification_task(3)
+
+
+def export_tiny_model(folder: Path, preprocessor, x, y, manifest: dict, task: dict, sparse: bool = False):
+    """Fit the preprocessor, train a tiny model on its features and export both into `folder` as the
+    export stage does; returns (signature, raw batch of x, the trained model's outputs on it, gaps)."""
+    from stages.lib.export import inference_model, output_gaps, raw_batch, write_export
+    from stages.lib.models import build_model
+
+    features = preprocessor.fit(x).transform(x)
+    trained = build_model(features.shape[1], task, [8], "rmsprop", 0.01, sparse=sparse)
+    trained.fit(features, y, epochs=2, batch_size=16, verbose=0)
+    model, signature = inference_model(preprocessor, trained, manifest, task)
+    signature["model_name"] = "digits"
+    write_export(folder, model, signature)
+    inputs = raw_batch(x, signature["input"])
+    expected = trained.predict(features, verbose=0)
+    return signature, inputs, expected, output_gaps(folder, model, inputs, expected)

@@ -1,15 +1,20 @@
 """The real pipeline, run with `dvc repro` in a fresh git repository, as a user would."""
 import hashlib
+import http.client
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
-from stages.lib import paths, pr_report
+from stages.lib import paths, pr_report, serving
+from stages.lib.artifacts import read_raw
+from stages.lib.io import read_npz
+from stages.lib.models import load_model
 from tests.conftest import copy_pipeline
 
 pytestmark = pytest.mark.pipeline
@@ -172,6 +177,33 @@ def test_an_experiment_sweep_runs_from_the_queue_and_shows_in_exp_show(repo):
     assert sorted(run["params"]["params.yaml"]["data"]["overfit"]["epochs"] for run in runs) == [2, 3]
     assert all(run["metrics"][paths.OVERFIT_METRICS]["data"]["mean"]["final_val_loss"] > 0 for run in runs)
     assert (repo / "params.yaml").read_bytes() == params_before  # queued experiments leave the workspace alone
+
+
+def test_the_exported_model_is_served_and_answers_like_the_trained_model(repo):
+    output = dvc(repo, "repro", "export")
+    assert "Running stage 'export'" in output and "Running stage 'regularize'" not in output
+    gaps = read(repo, paths.EXPORT_METRICS)["max_output_difference"]
+    assert max(gaps.values()) <= 1e-4 and read(repo, paths.EXPORT_METRICS)["test_examples"] == 360
+    signature = read(repo, f"{paths.EXPORT_DIR}/signature.json")
+    port = serving.free_port()
+    server = subprocess.Popen([sys.executable, "-m", "stages.serve", "--port", str(port)], cwd=repo,
+                              env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert serving.wait_until_serving(port, signature["model_name"], timeout=120)
+        x, _ = read_raw(repo / paths.RAW_DIR)
+        test = read(repo, paths.SPLIT)["test"][:5]
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.request("POST", f"/v1/models/{signature['model_name']}:predict",
+                           body=json.dumps({"instances": x[test].tolist()}))
+        response = connection.getresponse()
+        predictions = json.loads(response.read())["predictions"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert response.status == 200
+    features = read_npz(repo / paths.features_file("test"), ["x"])["x"][:5]
+    expected = load_model(str(repo / paths.REGULARIZED_DIR / "model.keras")).predict(features, verbose=0)
+    assert np.allclose(predictions, expected, atol=1e-5)
 
 
 def test_a_fresh_clone_pulls_every_artifact_from_a_shared_remote(repo, tmp_path):

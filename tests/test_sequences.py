@@ -25,6 +25,12 @@ def test_multi_hot_marks_presence_once():
     assert matrix[2].nonzero()[0].tolist() == [3, 7]
 
 
+def test_multi_hot_leaves_the_sequences_untouched():
+    seqs = Sequences.from_lists(LISTS)
+    seqs.multi_hot(10)
+    assert seqs.tokens.tolist() == [5, 1, 5, 9, 2, 7, 7, 3] and seqs.offsets.tolist() == [0, 4, 5, 8]
+
+
 def keras_reference(lists, num_words, start_char=1, oov_char=2, index_from=3, skip_top=0):
     """keras.datasets.imdb.load_data's list comprehension, verbatim in logic."""
     xs = [[start_char] + [w + index_from for w in x] for x in lists]

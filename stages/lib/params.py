@@ -159,6 +159,37 @@ class EvaluateParams(Section):
     min_skill_over_baseline: float = Field(ge=0, le=1)
 
 
+class ExportParams(Section):
+    # The name the model is served under: POST /v1/models/<model_name>:predict
+    model_name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    # Largest |difference| allowed between the exported model on raw test inputs and the trained
+    # model on the test features; a bigger one means the preprocessing layers disagree with vectorize.
+    max_output_difference: float = Field(gt=0)
+
+
+class OptimizeParams(Section):
+    # Fraction of each Dense kernel's weights set to zero, the smallest magnitudes first.
+    sparsity: float = Field(gt=0, lt=1)
+    fine_tune_epochs: int = Field(ge=0)  # training after pruning, with the zeros held in place
+    # Test accuracy (or the primary metric) may fall this far below the float32 model's; more fails the stage.
+    max_score_loss: float = Field(ge=0)
+    latency_repeats: int = Field(ge=1)  # single-example predictions timed per variant; the median is reported
+
+
+class ServeParams(Section):
+    host: str
+    port: int = Field(ge=0, le=65535)
+    max_batch: int = Field(ge=1)  # instances per request; more is refused with 413
+    max_body_bytes: int = Field(ge=1)  # a larger request body is refused with 413 before it is parsed
+
+
+class MonitorParams(Section):
+    # A numeric feature of a new batch drifts when its Jensen-Shannon divergence from the training data is above this.
+    max_js_divergence: float = Field(gt=0, le=1)
+    # The predicted classes drift when any class's share differs from its training share by more than this.
+    max_linf_distance: float = Field(gt=0, le=1)
+
+
 class StudiesParams(TrainingParams):
     units: list[int] = Field(min_length=1)  # the base model's hidden layers
     capacity_small: list[int] = Field(min_length=1)
@@ -188,6 +219,10 @@ class Params(Section):
     overfit: OverfitParams
     regularize: RegularizeParams
     evaluate: EvaluateParams
+    export: ExportParams
+    optimize: OptimizeParams
+    serve: ServeParams
+    monitor: MonitorParams
     # One set of study sizes per dataset: the book's set-ups for mnist and imdb, scaled for digits.
     studies: dict[Literal[DATASET_NAMES], StudiesParams]
 

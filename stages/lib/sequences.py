@@ -51,7 +51,8 @@ class Sequences:
         """A (examples, n_features) float32 CSR matrix with 1.0 where a token occurs (ch. 4's vectorize_sequences)."""
         from scipy.sparse import csr_matrix
 
-        matrix = csr_matrix((np.ones(len(self.tokens), dtype=np.float32), self.tokens, self.offsets),
+        # Copies: sum_duplicates sorts the indices in place, and these are the sequences' own arrays.
+        matrix = csr_matrix((np.ones(len(self.tokens), dtype=np.float32), self.tokens.copy(), self.offsets.copy()),
                             shape=(len(self), n_features))
         matrix.sum_duplicates()
         matrix.data[:] = 1.0

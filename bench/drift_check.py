@@ -1,0 +1,53 @@
+"""The monitor on real data: the test split as a new batch (no drift expected), then the same
+examples shifted (brighter images, or reviews and texts cut to their first five tokens).
+
+    python bench/drift_check.py
+
+Run after `dvc repro export`, inside the environment. Prints each run's verdict and its most
+drifted features, from `python -m stages.monitor`.
+"""
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from clone import ROOT
+
+sys.path.insert(0, str(ROOT))
+from stages.lib import paths  # noqa: E402
+from stages.lib.artifacts import read_raw, take  # noqa: E402
+from stages.lib.export import raw_batch  # noqa: E402
+
+
+def shifted(instances: list, kind: str) -> list:
+    if kind == "pixels":
+        images = np.asarray(instances, dtype=np.float64)
+        return (images * 0.5 + images.max() * 0.5).tolist()  # brighter, with half the contrast
+    if kind == "tokens":
+        return [[token for token in review if token][:5] for review in instances]
+    return [" ".join(text.split()[:5]) for text in instances]
+
+
+def main() -> None:
+    signature = json.loads((ROOT / paths.EXPORT_DIR / "signature.json").read_text())
+    x, _ = read_raw(ROOT / paths.RAW_DIR)
+    test = json.loads((ROOT / paths.SPLIT).read_text())["test"]
+    fresh = raw_batch(take(x, test), signature["input"]).tolist()
+    kind = signature["input"]["name"]
+    with tempfile.TemporaryDirectory() as folder:
+        for name, instances in (("test split as is", fresh), ("test split shifted", shifted(fresh, kind))):
+            batch, report = Path(folder) / "batch.json", Path(folder) / "drift.json"
+            batch.write_text(json.dumps({"instances": instances}))
+            result = subprocess.run([sys.executable, "-m", "stages.monitor", str(batch), "--output", str(report)],
+                                    cwd=ROOT, capture_output=True, text=True)
+            top = json.loads(report.read_text())["features"][:3]
+            print(f"{name}: exit {result.returncode}, {len(instances)} examples; most drifted: "
+                  + ", ".join(f"{r['feature']} {r['measure']} {r['value']:.3f}" for r in top))
+            if result.returncode:
+                print(f"  {result.stderr.strip()}")
+
+
+if __name__ == "__main__":
+    main()

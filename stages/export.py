@@ -1,0 +1,52 @@
+"""export: the chosen model behind its preprocessing layers, in the Keras format and as a SavedModel.
+
+Raw inputs go in, predictions come out. Before anything is written, both artifacts must give
+the trained model's outputs on the raw test examples (params export.max_output_difference).
+"""
+import os
+
+from stages.lib import paths
+from stages.lib.artifacts import read_features, read_raw, take
+from stages.lib.errors import PipelineError, run_stage
+from stages.lib.export import inference_model, output_gaps, raw_batch, write_export
+from stages.lib.features import make_preprocessor
+from stages.lib.io import atomic_dir, read_json, write_json
+from stages.lib.models import load_model
+from stages.lib.params import load_params
+
+
+def folder_bytes(folder) -> int:
+    return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(folder) for name in names)
+
+
+def main() -> None:
+    params = load_params()
+    task, manifest, split = read_json(paths.TASK), read_json(paths.RAW_MANIFEST), read_json(paths.SPLIT)
+    x, _ = read_raw()
+    # Fitted exactly as vectorize fitted the final model's features: on all development rows.
+    preprocessor = make_preprocessor(manifest, params.vectorize, params.collect.imdb)
+    preprocessor.fit(take(x, split["development"]))
+    trained = load_model(f"{paths.REGULARIZED_DIR}/model.keras")
+    model, signature = inference_model(preprocessor, trained, manifest, task)
+    signature["model_name"] = params.export.model_name
+    expected = trained.predict(read_features("test")[0], verbose=0)
+    test_inputs = raw_batch(take(x, split["test"]), signature["input"])
+    limit = params.export.max_output_difference
+    with atomic_dir(paths.EXPORT_DIR) as tmp:
+        write_export(tmp, model, signature)
+        gaps = output_gaps(tmp, model, test_inputs, expected)
+        for artifact, gap in gaps.items():
+            if not gap <= limit:
+                raise PipelineError(f"the exported {artifact} model differs from the trained model by {gap:.3g} on the "
+                                    f"raw test examples (export.max_output_difference: {limit}): the preprocessing "
+                                    "layers disagree with vectorize; nothing was exported")
+        sizes = {"keras_bytes": os.path.getsize(tmp / "model.keras"),
+                 "saved_model_bytes": folder_bytes(tmp / "saved_model")}
+    write_json(paths.EXPORT_METRICS, {"test_examples": len(expected), "max_output_difference": gaps, **sizes})
+    print(f"export: {paths.EXPORT_DIR} (Keras {sizes['keras_bytes']} bytes, SavedModel {sizes['saved_model_bytes']} "
+          f"bytes); on {len(expected)} raw test examples the outputs match the trained model within "
+          f"{max(gaps.values()):.2g}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,0 +1,56 @@
+"""Monitoring: a batch of new inputs against the data the model was trained on, as TFDV compares them.
+
+Numeric features (pixels, sequence or text lengths) by Jensen-Shannon divergence of their
+histograms; the classes the model predicts for the batch against those it predicts for the
+training data by L-infinity distance (the largest difference in any class's share); for
+regression, the predicted values likewise by Jensen-Shannon divergence. Comparing predictions
+with predictions, not with the labels, keeps the model's own errors out of the drift.
+"""
+import numpy as np
+
+from stages.lib.sequences import Sequences
+from stages.lib.validation import js_divergence, numeric_features
+
+
+def linf_distance(reference: np.ndarray, current: np.ndarray) -> float:
+    """The largest difference between two samples' category proportions (0..1)."""
+    categories = np.union1d(reference, current)
+    p = np.array([np.mean(reference == c) for c in categories])
+    q = np.array([np.mean(current == c) for c in categories])
+    return float(np.max(np.abs(p - q))) if len(categories) else 0.0
+
+
+def as_raw(kind: str, batch):
+    """A served batch (padded token ids) back in the form collect writes (Sequences), for the statistics."""
+    if kind == "sequences":
+        return Sequences.from_lists([row[row != 0] for row in batch])
+    return batch
+
+
+def predicted_labels(task: dict, outputs: np.ndarray) -> np.ndarray:
+    """Predicted values (regression) or class indices, as collect encodes the targets."""
+    from stages.lib.evaluation import predict_classes
+
+    return outputs[:, 0] if task["problem_type"] == "regression" else predict_classes(outputs)
+
+
+def measure_drift(kind: str, reference_x, batch_x, reference_predicted: np.ndarray, predicted: np.ndarray,
+                  task: dict, max_js: float, max_linf: float) -> dict:
+    """One row per feature (measure, value, threshold, drifted), most drifted first, and the drifted names."""
+    names, reference = numeric_features(kind, reference_x, None)
+    _, current = numeric_features(kind, as_raw(kind, batch_x), None)
+    rows = [{"feature": name, "measure": "jensen_shannon", "value": js_divergence(reference[:, i], current[:, i]),
+             "threshold": max_js} for i, name in enumerate(names)]
+    if task["problem_type"] == "regression":
+        rows.append({"feature": "prediction", "measure": "jensen_shannon",
+                     "value": js_divergence(reference_predicted.astype(np.float64), predicted.astype(np.float64)),
+                     "threshold": max_js})
+    else:
+        rows.append({"feature": "predicted_class", "measure": "l_infinity",
+                     "value": linf_distance(reference_predicted, predicted), "threshold": max_linf})
+    for row in rows:
+        row["value"] = round(row["value"], 6)
+        row["drifted"] = bool(row["value"] > row["threshold"])
+    rows.sort(key=lambda row: (not row["drifted"], -row["value"] / row["threshold"]))
+    return {"examples": len(predicted), "reference_examples": len(reference_predicted),
+            "drifted": [row["feature"] for row in rows if row["drifted"]], "features": rows}
