@@ -1,5 +1,5 @@
 """The monitor on real data: the test split as a new batch (no drift expected), then the same
-examples shifted (brighter images, or reviews and texts cut to their first five tokens).
+examples shifted (brighter images, reviews and texts cut to five tokens, table numbers doubled).
 
     python bench/drift_check.py
 
@@ -18,7 +18,7 @@ from clone import ROOT
 sys.path.insert(0, str(ROOT))
 from stages.lib import paths  # noqa: E402
 from stages.lib.artifacts import read_raw, take  # noqa: E402
-from stages.lib.export import raw_batch  # noqa: E402
+from stages.lib.export import as_instances, raw_batch  # noqa: E402
 
 
 def shifted(instances: list, kind: str) -> list:
@@ -26,7 +26,9 @@ def shifted(instances: list, kind: str) -> list:
         images = np.asarray(instances, dtype=np.float64)
         return (images * 0.5 + images.max() * 0.5).tolist()  # brighter, with half the contrast
     if kind == "tokens":
-        return [[token for token in review if token][:5] for review in instances]
+        return [review[:5] for review in instances]
+    if kind == "columns":  # every number doubled
+        return [{k: v * 2 if isinstance(v, float) else v for k, v in row.items()} for row in instances]
     return [" ".join(text.split()[:5]) for text in instances]
 
 
@@ -34,7 +36,7 @@ def main() -> None:
     signature = json.loads((ROOT / paths.EXPORT_DIR / "signature.json").read_text())
     x, _ = read_raw(ROOT / paths.RAW_DIR)
     test = json.loads((ROOT / paths.SPLIT).read_text())["test"]
-    fresh = raw_batch(take(x, test), signature["input"]).tolist()
+    fresh = as_instances(raw_batch(take(x, test), signature["input"]), signature["input"])
     kind = signature["input"]["name"]
     with tempfile.TemporaryDirectory() as folder:
         for name, instances in (("test split as is", fresh), ("test split shifted", shifted(fresh, kind))):

@@ -22,7 +22,7 @@ from clone import ROOT
 sys.path.insert(0, str(ROOT))
 from stages.lib import paths  # noqa: E402
 from stages.lib.artifacts import read_raw, take  # noqa: E402
-from stages.lib.export import raw_batch  # noqa: E402
+from stages.lib.export import as_instances, raw_batch  # noqa: E402
 from stages.lib.serving import free_port, wait_until_serving  # noqa: E402
 
 
@@ -30,7 +30,7 @@ def bodies(signature: dict, batch: int, count: int) -> list:
     """`count` request bodies of `batch` raw test examples each, cycling through the test split."""
     x, _ = read_raw(ROOT / paths.RAW_DIR)
     test = json.loads((ROOT / paths.SPLIT).read_text())["test"]
-    inputs = raw_batch(take(x, test), signature["input"]).tolist()
+    inputs = as_instances(raw_batch(take(x, test), signature["input"]), signature["input"])
     return [json.dumps({"instances": [inputs[(i * batch + j) % len(inputs)] for j in range(batch)]})
             for i in range(count)]
 

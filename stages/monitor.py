@@ -14,7 +14,7 @@ from stages.lib.artifacts import read_raw, take
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.export import raw_batch
 from stages.lib.io import read_json, write_json
-from stages.lib.monitoring import measure_drift, predicted_labels
+from stages.lib.monitoring import as_raw, measure_drift, predicted_labels
 from stages.lib.params import load_params
 from stages.lib.serving import BadRequest, load_saved_model, parse_request, read_signature
 
@@ -42,8 +42,10 @@ def main() -> None:
         return predicted_labels(task, model.serve(inputs).numpy())
 
     settings = params.monitor
-    report = measure_drift(manifest["kind"], reference, batch, predict(raw_batch(reference, signature["input"])),
-                           predict(batch), task, settings.max_js_divergence, settings.max_linf_distance)
+    kind = manifest["kind"]
+    report = measure_drift(kind, reference, as_raw(kind, batch, signature["input"]),
+                           predict(raw_batch(reference, signature["input"])), predict(batch), task,
+                           settings.max_js_divergence, settings.max_linf_distance, manifest.get("columns"))
     write_json(args.output, {"batch": str(batch_file), **report})
     for row in report["features"][:5]:
         print(f"monitor: {row['feature']}: {row['measure']} {row['value']:.4f} (threshold {row['threshold']})"

@@ -5,13 +5,15 @@ import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
 from stages.lib.errors import PipelineError
-from stages.lib.export import inference_model
-from stages.lib.features import ImageFeatures, MultiHotSequences, TextFeatures
+from stages.lib.export import inference_model, raw_batch
+from stages.lib.features import ImageFeatures, MultiHotSequences, TableFeatures, TextFeatures
 from stages.lib.sequences import Sequences
 from stages.lib.serving import BadRequest, free_port, parse_request, wait_until_serving
 from tests.conftest import ROOT, THREE_CLASSES, export_tiny_model, with_changes, write_params
@@ -71,12 +73,35 @@ def test_texts_are_exported_with_the_fitted_vectorizer(tmp_path, output_mode):
     assert max(gaps.values()) < 1e-5
 
 
-def test_a_table_cannot_be_exported_yet_and_says_so():
-    class Unsupported:
-        pass
+def table(n, seed):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"mean radius": rng.normal(14, 3, n), "age": rng.normal(50, 10, n),
+                          "city": rng.choice(["paris", "lyon", "nice"], size=n).astype(object)})
+    frame.loc[::7, "mean radius"] = np.nan
+    frame.loc[::5, "city"] = None
+    return frame
 
-    with pytest.raises(PipelineError, match="export of table data is not supported yet"):
-        inference_model(Unsupported(), None, {"kind": "table"}, THREE_CLASSES)
+
+@pytest.mark.parametrize("normalization", ["standard", "minmax"])
+def test_a_table_is_exported_with_imputation_indicators_scaling_and_one_hot(tmp_path, normalization):
+    x, y = table(60, 4), np.random.default_rng(4).integers(0, 3, 60)
+    preprocessor = TableFeatures(["mean radius", "age"], ["city"], normalization, "median", 5)
+    signature, inputs, _, gaps = export(tmp_path, preprocessor, x, y, {"kind": "table"})
+    assert [c["input"] for c in signature["input"]["columns"]] == ["mean_radius", "age", "city"]
+    assert signature["input"]["categories"] == {"city": ["lyon", "missing", "nice", "paris"]}
+    assert max(gaps.values()) < 1e-5
+    unseen = x.assign(city="marseille")  # an unseen category encodes as all zeros, as OneHotEncoder does
+    model = keras.models.load_model(tmp_path / "model.keras")  # TablePreprocessing is registered on import
+    trained = model.layers[-1]
+    assert np.allclose(model.predict(raw_batch(unseen, signature["input"]), verbose=0),
+                       trained.predict(preprocessor.transform(unseen), verbose=0), atol=1e-5)
+
+
+def test_a_table_with_knn_imputation_is_refused_with_the_fix():
+    preprocessor = TableFeatures(["mean radius", "age"], ["city"], "standard", "knn", 3).fit(table(30, 5))
+    with pytest.raises(PipelineError, match="vectorize.imputation: knn is not supported.*set vectorize.imputation: "
+                                            "median"):
+        inference_model(preprocessor, None, {"kind": "table"}, THREE_CLASSES)
 
 
 @pytest.mark.parametrize("body, message", [
@@ -103,6 +128,22 @@ def test_an_oversized_batch_is_refused_with_413():
     with pytest.raises(BadRequest, match="5 instances in one request; at most 4") as refused:
         parse_request(json.dumps({"instances": [[[0] * 8] * 8] * 5}).encode(), IMAGE_SIGNATURE, max_batch=4)
     assert refused.value.status == 413
+
+
+def test_table_rows_are_objects_with_every_column_and_typed_values():
+    spec = {"input": {"name": "columns", "columns": [
+        {"column": "mean radius", "input": "mean_radius", "dtype": "float32"},
+        {"column": "city", "input": "city", "dtype": "string"}]}}
+    batch = parse_request(json.dumps({"instances": [{"mean radius": 12.5, "city": "paris"},
+                                                    {"mean radius": None, "city": None}]}).encode(), spec, 4)
+    assert batch["city"].tolist() == ["paris", "missing"] and np.isnan(batch["mean_radius"][1])
+    for instance, message in (([1, 2], "not a JSON object"), ({"mean radius": 1}, r"lacks column\(s\) \['city'\]"),
+                              ({"mean radius": 1, "city": "x", "zip": 1}, "unknown column"),
+                              ({"mean radius": "12,5", "city": "x"}, "'12,5' is not a number"),
+                              ({"mean radius": True, "city": "x"}, "True is not a number"),
+                              ({"mean radius": 1, "city": ["x"]}, "is not a category")):
+        with pytest.raises(BadRequest, match=message):
+            parse_request(json.dumps({"instances": [instance]}).encode(), spec, 4)
 
 
 def test_tokens_and_texts_are_checked_for_their_type_and_range():

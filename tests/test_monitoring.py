@@ -2,14 +2,15 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from stages.lib import paths
 from stages.lib.features import ImageFeatures
 from stages.lib.io import write_json
-from stages.lib.monitoring import linf_distance, measure_drift
+from stages.lib.monitoring import as_raw, linf_distance, measure_drift
 from stages.lib.sequences import Sequences
-from tests.conftest import classification_task, export_tiny_model, holdout_split, run_module, write_raw
+from tests.conftest import THREE_CLASSES, classification_task, export_tiny_model, holdout_split, run_module, write_raw
 
 TEN_CLASSES = classification_task(10)
 
@@ -51,9 +52,26 @@ def test_sequence_lengths_and_regression_predictions_are_compared_too():
     reference = Sequences.from_lists([[1] * n for n in rng.integers(5, 10, 300)])
     longer = np.ones((100, 40), dtype=np.int32)  # padded batch: every review 40 tokens long
     task = {"problem_type": "regression"}
-    report = measure_drift("sequences", reference, longer, rng.normal(0, 1, 300), rng.normal(5, 1, 100), task,
-                           max_js=0.15, max_linf=0.1)
+    report = measure_drift("sequences", reference, as_raw("sequences", longer, None), rng.normal(0, 1, 300),
+                           rng.normal(5, 1, 100), task, max_js=0.15, max_linf=0.1)
     assert set(report["drifted"]) == {"length", "prediction"}
+
+
+def test_table_columns_drift_by_divergence_or_category_shares():
+    rng = np.random.default_rng(0)
+
+    def rows(n, age_shift=0.0, city_weights=(0.5, 0.3, 0.2)):
+        return pd.DataFrame({"age": rng.normal(40 + age_shift, 10, n), "income": rng.normal(50, 5, n),
+                             "city": rng.choice(["paris", "lyon", None], size=n, p=city_weights)})
+
+    columns = {"numeric": ["age", "income"], "categorical": ["city"]}
+    labels = np.arange(400) % 2
+    same = measure_drift("table", rows(400), rows(200), labels, labels[:200], THREE_CLASSES, 0.15, 0.1, columns)
+    assert same["drifted"] == [] and {r["feature"] for r in same["features"]} == {"age", "income", "city",
+                                                                                  "predicted_class"}
+    moved = measure_drift("table", rows(400), rows(200, age_shift=30, city_weights=(0.1, 0.3, 0.6)), labels,
+                          labels[:200], THREE_CLASSES, 0.15, 0.1, columns)
+    assert set(moved["drifted"]) == {"age", "city"}
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import yaml
 
 from stages.lib import paths, pr_report, serving
 from stages.lib.artifacts import read_raw
+from stages.lib.export import as_instances, raw_batch
 from stages.lib.io import read_npz
 from stages.lib.models import load_model
 from tests.conftest import copy_pipeline
@@ -257,6 +258,14 @@ def test_the_example_table_and_texts_run_by_changing_params_only(repo, dataset, 
     assert read(repo, paths.SPLIT)["protocol"] == "iterated_kfold" and read(repo, paths.REGULARIZE_METRICS)["folds"] == 3
     assert read(repo, paths.EVALUATE_METRICS)["test_accuracy"] >= floor
     assert read(repo, paths.VALIDATION)["success"]
+    if dataset == "table":  # raw rows in, predictions out: the exported table model, then the monitor on them
+        dvc(repo, "repro", "export")
+        signature = read(repo, f"{paths.EXPORT_DIR}/signature.json")["input"]
+        assert max(read(repo, paths.EXPORT_METRICS)["max_output_difference"].values()) <= 1e-4
+        x, _ = read_raw(repo / paths.RAW_DIR)
+        rows = as_instances(raw_batch(x.iloc[read(repo, paths.SPLIT)["test"]], signature), signature)
+        (repo / "rows.json").write_text(json.dumps({"instances": rows}))
+        assert "no drift" in run(repo, sys.executable, "-m", "stages.monitor", "rows.json")
     run(repo, "git", "checkout", "params.yaml")
 
 

@@ -1,10 +1,11 @@
 """Monitoring: a batch of new inputs against the data the model was trained on, as TFDV compares them.
 
-Numeric features (pixels, sequence or text lengths) by Jensen-Shannon divergence of their
-histograms; the classes the model predicts for the batch against those it predicts for the
-training data by L-infinity distance (the largest difference in any class's share); for
-regression, the predicted values likewise by Jensen-Shannon divergence. Comparing predictions
-with predictions, not with the labels, keeps the model's own errors out of the drift.
+Numeric features (pixels, table columns, sequence or text lengths) by the Jensen-Shannon
+divergence of their histograms; categorical table columns by L-infinity distance (the largest
+difference in any category's share); the classes the model predicts for the batch against
+those it predicts for the training data by L-infinity distance too; for regression, the
+predicted values by Jensen-Shannon divergence. Comparing predictions with predictions, not
+with the labels, keeps the model's own errors out of the drift.
 """
 import numpy as np
 
@@ -20,11 +21,22 @@ def linf_distance(reference: np.ndarray, current: np.ndarray) -> float:
     return float(np.max(np.abs(p - q))) if len(categories) else 0.0
 
 
-def as_raw(kind: str, batch):
-    """A served batch (padded token ids) back in the form collect writes (Sequences), for the statistics."""
+def as_raw(kind: str, batch, spec: dict):
+    """A served batch back in the form collect writes: Sequences for padded token ids, a frame for tables."""
+    from stages.lib.export import PAD_TOKEN, table_frame
+
     if kind == "sequences":
-        return Sequences.from_lists([row[row != 0] for row in batch])
+        return Sequences.from_lists([row[row != PAD_TOKEN] for row in batch])
+    if kind == "table":
+        return table_frame(batch, spec)
     return batch
+
+
+def _categories(frame, column: str) -> np.ndarray:
+    from stages.lib.features import MISSING_CATEGORY
+
+    values = frame[column].astype(object)
+    return values.where(values.notna(), MISSING_CATEGORY).astype(str).to_numpy()
 
 
 def predicted_labels(task: dict, outputs: np.ndarray) -> np.ndarray:
@@ -34,13 +46,18 @@ def predicted_labels(task: dict, outputs: np.ndarray) -> np.ndarray:
     return outputs[:, 0] if task["problem_type"] == "regression" else predict_classes(outputs)
 
 
-def measure_drift(kind: str, reference_x, batch_x, reference_predicted: np.ndarray, predicted: np.ndarray,
-                  task: dict, max_js: float, max_linf: float) -> dict:
-    """One row per feature (measure, value, threshold, drifted), most drifted first, and the drifted names."""
-    names, reference = numeric_features(kind, reference_x, None)
-    _, current = numeric_features(kind, as_raw(kind, batch_x), None)
+def measure_drift(kind: str, reference_x, new_x, reference_predicted: np.ndarray, predicted: np.ndarray,
+                  task: dict, max_js: float, max_linf: float, columns: dict = None) -> dict:
+    """One row per feature (measure, value, threshold, drifted), most drifted first, and the drifted names.
+
+    `new_x` is in collect's form (see as_raw); `columns` are a table's column roles."""
+    names, reference = numeric_features(kind, reference_x, columns)
+    _, current = numeric_features(kind, new_x, columns)
     rows = [{"feature": name, "measure": "jensen_shannon", "value": js_divergence(reference[:, i], current[:, i]),
              "threshold": max_js} for i, name in enumerate(names)]
+    for column in (columns or {}).get("categorical", []):
+        rows.append({"feature": column, "measure": "l_infinity", "threshold": max_linf,
+                     "value": linf_distance(_categories(reference_x, column), _categories(new_x, column))})
     if task["problem_type"] == "regression":
         rows.append({"feature": "prediction", "measure": "jensen_shannon",
                      "value": js_divergence(reference_predicted.astype(np.float64), predicted.astype(np.float64)),

@@ -14,6 +14,7 @@ import numpy as np
 
 from stages.lib.errors import PipelineError
 from stages.lib.export import pad
+from stages.lib.features import MISSING_CATEGORY
 
 VERSION = "1"
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -61,8 +62,43 @@ def _texts(instances: list) -> np.ndarray:
     return np.asarray(instances, dtype=object)
 
 
-def parse_request(body: bytes, signature: dict, max_batch: int) -> np.ndarray:
-    """The request body as the model's input batch, or BadRequest naming what is wrong."""
+def _column_value(value, dtype: str, where: str):
+    if dtype == "float32":
+        if value is None or (isinstance(value, float) and value != value):  # null or NaN: missing
+            return np.nan
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) <= _FLOAT32_MAX:
+            raise BadRequest(f"{where}: {value!r} is not a number (send a number, or null when missing)")
+        return value
+    if value is None:
+        return MISSING_CATEGORY
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise BadRequest(f"{where}: {value!r} is not a category (send a string, or null when missing)")
+    return str(value)
+
+
+def _columns(instances: list, columns: list) -> dict:
+    """Tables: every instance a JSON object with a value (or null) for every column."""
+    known = {c["column"] for c in columns}
+    values = {c["input"]: [] for c in columns}
+    for index, instance in enumerate(instances):
+        if not isinstance(instance, dict):
+            raise BadRequest(f"instance {index} is not a JSON object of column: value")
+        missing = [c["column"] for c in columns if c["column"] not in instance]
+        if missing:
+            raise BadRequest(f"instance {index} lacks column(s) {missing[:5]}: send null for a missing value")
+        unknown = sorted(set(instance) - known)
+        if unknown:
+            raise BadRequest(f"instance {index} has unknown column(s) {unknown[:5]}")
+        for c in columns:
+            values[c["input"]].append(_column_value(instance[c["column"]], c["dtype"],
+                                                    f"instance {index}, column {c['column']!r}"))
+    return {c["input"]: np.asarray(values[c["input"]], dtype=np.float32 if c["dtype"] == "float32" else object)
+            for c in columns}
+
+
+def parse_request(body: bytes, signature: dict, max_batch: int):
+    """The request body as the model's input batch (a dict of columns for tables), or BadRequest naming
+    what is wrong."""
     try:
         request = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -81,6 +117,8 @@ def parse_request(body: bytes, signature: dict, max_batch: int) -> np.ndarray:
         return _tokens(instances, spec["max_token"])
     if spec["name"] == "text":
         return _texts(instances)
+    if spec["name"] == "columns":
+        return _columns(instances, spec["columns"])
     return _numbers(instances, spec["shape"])
 
 

@@ -1,0 +1,52 @@
+"""The table preprocessing of vectorize (median imputation, missing indicators, scaling, one-hot)
+as one Keras layer, so an exported table model takes raw columns.
+
+It uses TensorFlow ops directly (string handling has no keras.ops counterpart); the project
+runs Keras on the TensorFlow backend. Loading the exported model.keras needs this module
+imported; the SavedModel does not.
+"""
+import keras
+
+from stages.lib.features import MISSING_CATEGORY
+
+
+@keras.saving.register_keras_serializable(package="uwf")
+class TablePreprocessing(keras.layers.Layer):
+    """Inputs: one tensor per column, numeric columns first (NaN = missing), then categorical (strings).
+    Output: the same float32 features as vectorize's ColumnTransformer, in its column order."""
+
+    def __init__(self, medians, scale, offset, indicators, categories, **kwargs):
+        super().__init__(**kwargs)
+        self.medians, self.scale, self.offset = list(medians), list(scale), list(offset)
+        self.indicators, self.categories = list(indicators), [list(c) for c in categories]
+        # OneHotEncoder(handle_unknown="ignore"): an unseen value is all zeros; StringLookup puts it
+        # in the out-of-vocabulary column 0, which call() drops.
+        self.lookups = [keras.layers.StringLookup(vocabulary=c, output_mode="one_hot", num_oov_indices=1)
+                        for c in self.categories]
+
+    def build(self, input_shape):
+        self.built = True
+
+    def call(self, columns):
+        import tensorflow as tf
+
+        parts = []
+        if self.medians:
+            numeric = tf.stack([tf.cast(c, tf.float32) for c in columns[:len(self.medians)]], axis=1)
+            missing = tf.math.is_nan(numeric)
+            imputed = tf.where(missing, tf.constant(self.medians, tf.float32), numeric)
+            parts.append(imputed * tf.constant(self.scale, tf.float32) + tf.constant(self.offset, tf.float32))
+            if self.indicators:
+                parts.append(tf.cast(tf.gather(missing, self.indicators, axis=1), tf.float32))
+        for lookup, column in zip(self.lookups, columns[len(self.medians):]):
+            column = tf.where(tf.equal(column, ""), MISSING_CATEGORY, column)
+            parts.append(tf.cast(lookup(column)[:, 1:], tf.float32))
+        return tf.concat(parts, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        width = len(self.medians) + len(self.indicators) + sum(len(c) for c in self.categories)
+        return (None, width)
+
+    def get_config(self):
+        return {**super().get_config(), "medians": self.medians, "scale": self.scale, "offset": self.offset,
+                "indicators": self.indicators, "categories": self.categories}
