@@ -1,12 +1,15 @@
 """int8 quantization and magnitude pruning of a tiny model, and the rule that bounds their score loss."""
+import json
+
 import numpy as np
 import pytest
+import yaml
 
 from stages.lib.errors import PipelineError
 from stages.lib.models import build_model
 from stages.lib.optimization import (check_score_losses, keep_pruned, prune, quantized, single_example_latency_ms,
                                      sparsity_of, table, weights_bytes, without_optimizer)
-from tests.conftest import THREE_CLASSES
+from tests.conftest import THREE_CLASSES, run_module, write_params
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +76,53 @@ def test_the_table_has_one_row_per_variant():
     row = {"weights_bytes": 1000, "gzip_bytes": 500, "accuracy": 0.9861, "latency_ms": 1.234}
     text = table({"float32": row, "int8": row}, "accuracy")
     assert "| float32 | 1,000 | 500 | 0.9861 | 1.23 |" in text and text.count("\n") == 4
+
+
+@pytest.fixture
+def trained_project(tmp_path, data):
+    """What optimize reads: development and test features, the task and the regularized model."""
+    from stages.lib import paths
+    from stages.lib.artifacts import write_features
+    from stages.lib.io import write_json
+    from tests.conftest import ROOT
+
+    x, y = data
+    write_features(tmp_path / paths.features_file("development"), x[:90], y[:90])
+    write_features(tmp_path / paths.features_file("test"), x[90:], y[90:])
+    write_json(tmp_path / paths.TASK, {**THREE_CLASSES, "primary_metric": "accuracy", "greater_is_better": True,
+                                       "secondary_metrics": []})
+    (tmp_path / paths.REGULARIZED_DIR).mkdir(parents=True)
+    tiny_model(data).save(tmp_path / paths.REGULARIZED_DIR / "model.keras")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["optimize"].update(fine_tune_epochs=1, latency_repeats=5)
+    write_params(tmp_path, params)
+    return tmp_path, params
+
+
+def test_the_stage_writes_the_variants_and_their_table(trained_project):
+    from stages.lib import paths
+
+    project, params = trained_project
+    params["optimize"]["max_score_loss"] = 1.0
+    write_params(project, params)
+    result = run_module("stages.optimize", project)
+    assert result.returncode == 0, result.stderr
+    table_text = (project / paths.OPTIMIZATION_TABLE).read_text()
+    assert all(f"| {name} |" in table_text for name in ("float32", "int8", "pruned"))
+    metrics = json.loads((project / paths.OPTIMIZE_METRICS).read_text())
+    assert metrics["pruned"]["sparsity"] == pytest.approx(0.5, abs=0.01) and set(metrics["score_loss"]) == {"int8",
+                                                                                                           "pruned"}
+    assert {p.name for p in (project / paths.OPTIMIZED_DIR).iterdir()} == {"int8.keras", "pruned.keras"}
+
+
+def test_the_stage_fails_without_outputs_when_a_variant_loses_too_much(trained_project):
+    from stages.lib import paths
+
+    project, params = trained_project
+    params["optimize"].update(sparsity=0.99, fine_tune_epochs=0, max_score_loss=0.0)
+    write_params(project, params)
+    result = run_module("stages.optimize", project)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "more than optimize.max_score_loss 0.0: raise it to accept" in result.stderr
+    for output in (paths.OPTIMIZED_DIR, paths.OPTIMIZATION_TABLE, paths.OPTIMIZE_METRICS):
+        assert not (project / output).exists(), output
