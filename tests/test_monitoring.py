@@ -127,3 +127,11 @@ def test_a_bad_batch_file_stops_with_one_line(monitored_project, content, messag
     result = run_module("stages.monitor", monitored_project, name, "--output", "out/bad.json")
     assert result.returncode == 1 and message in result.stderr and result.stderr.count("\n") == 1
     assert not (monitored_project / "out/bad.json").exists()
+
+
+@pytest.mark.parametrize("command", [["stages.monitor", "batch.json"], ["stages.serve", "--port", "1"]])
+def test_without_an_exported_model_serve_and_monitor_say_to_export_first(project, command):
+    (project / "batch.json").write_text('{"instances": [[0]]}')
+    result = run_module(command[0], project, *command[1:])
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "models/export holds no exported model: run `dvc repro export` first" in result.stderr

@@ -8,9 +8,9 @@ from typing import Optional
 import yaml
 
 from stages.lib.errors import PipelineError
+from stages.lib.params import PARAMS_FILE
 
 LOCK_FILE = "dvc.lock"
-PARAMS_FILE = "params.yaml"
 CACHE_DIR = ".dvc/cache/files/md5"
 MANIFEST_KEYS = ("dataset", "kind", "problem", "source", "sha256", "file", "file_sha256", "examples",
                  "published_file")
@@ -80,10 +80,16 @@ def stage_record(name: str, lock: dict) -> dict:
     deps = [{"path": dep["path"], "md5": dep.get("md5"), "size": dep.get("size"),
              "produced_by": producer(dep["path"], lock)} for dep in stage.get("deps", [])]
     outs = [{"path": out["path"], "md5": out.get("md5"), "size": out.get("size")} for out in stage.get("outs", [])]
+    return {"stage": name, "cmd": stage["cmd"], "params": recorded_params(stage), "deps": deps, "outs": outs}
+
+
+def recorded_params(stage: dict, file: Optional[str] = None) -> dict:
+    """The params values a stage ran with (of one params file, or of all), flattened."""
     params = {}
-    for values in stage.get("params", {}).values():
-        params.update(flatten(values))
-    return {"stage": name, "cmd": stage["cmd"], "params": params, "deps": deps, "outs": outs}
+    for name, values in stage.get("params", {}).items():
+        if file is None or name == file:
+            params.update(flatten(values))
+    return params
 
 
 def file_md5(path: Path) -> Optional[str]:
@@ -153,9 +159,7 @@ def verification_problems(status: dict, lock: dict, chain: list, root: Path) -> 
                     if isinstance(what, dict):  # params: {key: modified|new|deleted}
                         if current_params is None:
                             current_params = flatten(yaml.safe_load((root / path).read_text()) or {})
-                        recorded = {}
-                        for values in stage.get("params", {}).values():
-                            recorded.update(flatten(values))
+                        recorded = recorded_params(stage, path)
                         problems += [{"stage": name, "role": "params", "path": f"{path}:{key}", "status": state,
                                       "recorded": _lookup(recorded, key), "current": _lookup(current_params, key)}
                                      for key, state in what.items()]
