@@ -1,11 +1,13 @@
 """The monitor on real data: the test split as a new batch (no drift expected), then the same
 examples shifted (brighter images, reviews and texts cut to five tokens, table numbers doubled).
 
-    python bench/drift_check.py
+    python bench/drift_check.py [--repo FOLDER]
 
-Run after `dvc repro export`, inside the environment. Prints each run's verdict and its most
-drifted features, from `python -m stages.monitor`.
+Run after `dvc repro export`, inside the environment, in this checkout or in the project
+folder given (e.g. one made by `python bench/clone.py FOLDER --repro export`). Prints each
+run's verdict and its most drifted features, from `python -m stages.monitor`.
 """
+import argparse
 import json
 import subprocess
 import sys
@@ -33,17 +35,25 @@ def shifted(instances: list, kind: str) -> list:
 
 
 def main() -> None:
-    signature = json.loads((ROOT / paths.EXPORT_DIR / "signature.json").read_text())
-    x, _ = read_raw(ROOT / paths.RAW_DIR)
-    test = json.loads((ROOT / paths.SPLIT).read_text())["test"]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", type=Path, default=ROOT, help="the project folder (default: this checkout)")
+    repo = parser.parse_args().repo.resolve()
+    if not (repo / paths.EXPORT_DIR / "signature.json").is_file():
+        sys.exit(f"{repo / paths.EXPORT_DIR} holds no exported model: run `dvc repro export` there first")
+    signature = json.loads((repo / paths.EXPORT_DIR / "signature.json").read_text())
+    x, _ = read_raw(repo / paths.RAW_DIR)
+    test = json.loads((repo / paths.SPLIT).read_text())["test"]
     fresh = as_instances(raw_batch(take(x, test), signature["input"]), signature["input"])
     kind = signature["input"]["name"]
     with tempfile.TemporaryDirectory() as folder:
         for name, instances in (("test split as is", fresh), ("test split shifted", shifted(fresh, kind))):
             batch, report = Path(folder) / "batch.json", Path(folder) / "drift.json"
             batch.write_text(json.dumps({"instances": instances}))
+            report.unlink(missing_ok=True)
             result = subprocess.run([sys.executable, "-m", "stages.monitor", str(batch), "--output", str(report)],
-                                    cwd=ROOT, capture_output=True, text=True)
+                                    cwd=repo, capture_output=True, text=True)
+            if not report.exists():
+                sys.exit(f"python -m stages.monitor failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
             top = json.loads(report.read_text())["features"][:3]
             print(f"{name}: exit {result.returncode}, {len(instances)} examples; most drifted: "
                   + ", ".join(f"{r['feature']} {r['measure']} {r['value']:.3f}" for r in top))

@@ -6,12 +6,12 @@ shows. Small data means iterated K-fold (5 folds x 3 repeats), so expect minutes
 
     python bench/examples.py [breast_cancer diabetes reviews]
 """
+import argparse
 import json
 import sys
 import tempfile
 from pathlib import Path
 
-import yaml
 from clone import fresh_clone, timed
 
 EXAMPLES = {
@@ -26,11 +26,7 @@ EXAMPLES = {
 def run(name: str) -> None:
     with tempfile.TemporaryDirectory() as folder:
         repo = Path(folder)
-        fresh_clone(repo)
-        params = yaml.safe_load((repo / "params.yaml").read_text())
-        for section, values in EXAMPLES[name].items():
-            params[section].update(values)
-        (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+        fresh_clone(repo, EXAMPLES[name])
         seconds = timed(repo, sys.executable, "-m", "dvc", "repro", "evaluate")
         read = lambda path: json.loads((repo / path).read_text())  # noqa: E731
         task, split, result = read("reports/task.json"), read("data/split/split.json"), read("reports/metrics/evaluate.json")
@@ -43,6 +39,16 @@ def run(name: str) -> None:
           f"validation max JS {validation['max_js_divergence']:.3f}; cold dvc repro evaluate {seconds:.0f} s")
 
 
-if __name__ == "__main__":
-    for name in sys.argv[1:] or list(EXAMPLES):
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("examples", nargs="*", metavar="EXAMPLE", help=f"any of {', '.join(EXAMPLES)} (default: all)")
+    names = parser.parse_args().examples or list(EXAMPLES)
+    unknown = [name for name in names if name not in EXAMPLES]
+    if unknown:
+        parser.error(f"unknown example(s) {unknown}: choose from {', '.join(EXAMPLES)}")
+    for name in names:
         run(name)
+
+
+if __name__ == "__main__":
+    main()

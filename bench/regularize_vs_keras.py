@@ -1,12 +1,14 @@
 """Time the regularize stage's training against a bare Keras script, side by side.
 
 Both fit the kept candidate's model (models/regularized/candidate.json, early stopping off so
-both run the same epochs) on the same arrays (data/features), each in a fresh process, in
-alternating order. Prints the median fit time of each and their ratio (goal <= 1.10).
+both run the same epochs) on the same arrays (fold 0's training and validation features, as
+regularize trains on each fold), each in a fresh process, in alternating order. Prints the
+median fit time of each and their ratio (goal <= 1.10).
 
-    python bench/regularize_vs_keras.py [--repeats 5] [--epochs N]
+    python bench/regularize_vs_keras.py [--repeats 5] [--epochs N] [--repo FOLDER]
 
-Run `dvc repro` first: it needs the features and the kept candidate.
+Run `dvc repro regularize` first, in this checkout or in the project folder given (e.g. one
+made by `python bench/clone.py FOLDER --repro regularize`): it needs the features and the kept candidate.
 """
 import argparse
 import contextlib
@@ -18,9 +20,21 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from clone import ROOT, tiny
+
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def load_settings():
+    """(the kept candidate, params' regularize section); the working directory is the project."""
+    from stages.lib import paths
+    from stages.lib.io import read_json
+    from stages.lib.params import load_params
+
+    if not Path(paths.REGULARIZED_DIR, "candidate.json").is_file():
+        sys.exit(f"{Path.cwd() / paths.REGULARIZED_DIR} holds no kept candidate: run `dvc repro regularize` there first")
+    return read_json(f"{paths.REGULARIZED_DIR}/candidate.json"), load_params().regularize
 
 
 def load_inputs():
@@ -29,9 +43,9 @@ def load_inputs():
     from stages.lib.io import read_json
     from stages.lib.params import load_params
 
-    candidate = read_json(f"{paths.REGULARIZED_DIR}/candidate.json")
-    return (read_features("train"), read_features("validation"), read_json(paths.TASK), candidate,
-            load_params().regularize, load_params().seed)
+    candidate, settings = load_settings()
+    return (read_features("train", 0), read_features("validation", 0), read_json(paths.TASK), candidate,
+            settings, load_params().seed)
 
 
 def fit_pipeline(epochs: int) -> float:
@@ -65,7 +79,7 @@ def fit_bare(epochs: int) -> float:
             model.add(layers.Dropout(candidate["dropout"]))
     model.add(layers.Dense(task["output_units"], activation=task["last_layer_activation"]))
     model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=settings.learning_rate), loss=task["loss"],
-                  metrics=["accuracy"])
+                  metrics=[task["training_metric"]])
     with contextlib.redirect_stdout(open(os.devnull, "w")):
         model.fit(*train, validation_data=validation, epochs=epochs, batch_size=settings.batch_size, verbose=2)
     return time.perf_counter() - start
@@ -73,23 +87,27 @@ def fit_bare(epochs: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=1 if tiny() else 5)
     parser.add_argument("--epochs", type=int, help="default: regularize.epochs from params.yaml")
+    parser.add_argument("--repo", type=Path, default=ROOT, help="the project folder (default: this checkout)")
     parser.add_argument("--one", choices=["pipeline", "bare"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    os.chdir(ROOT)
+    os.chdir(args.repo)
     if args.one:
         print(json.dumps({"pipeline": fit_pipeline, "bare": fit_bare}[args.one](args.epochs)))
         return
-    epochs = args.epochs or load_inputs()[4].epochs
-    candidate = load_inputs()[3]
+    candidate, settings = load_settings()
+    epochs = args.epochs or settings.epochs
     times = {"pipeline": [], "bare": []}
     for repeat in range(args.repeats):
         order = ("pipeline", "bare") if repeat % 2 == 0 else ("bare", "pipeline")
         for kind in order:
-            output = subprocess.run([sys.executable, __file__, "--one", kind, "--epochs", str(epochs)],
-                                    capture_output=True, text=True, check=True).stdout
-            times[kind].append(float(output.strip().splitlines()[-1]))
+            result = subprocess.run([sys.executable, __file__, "--one", kind, "--epochs", str(epochs),
+                                     "--repo", str(Path.cwd())],
+                                    capture_output=True, text=True)
+            if result.returncode != 0:
+                sys.exit(f"the {kind} fit failed:\n{result.stderr[-3000:]}")
+            times[kind].append(float(result.stdout.strip().splitlines()[-1]))
     pipeline, bare = statistics.median(times["pipeline"]), statistics.median(times["bare"])
     print(f"candidate '{candidate['name']}' {candidate['units']}, {epochs} epochs, {args.repeats} runs each, "
           "alternating, fresh process per run")

@@ -1,9 +1,11 @@
 """DVC stages of the universal workflow; run each as `python -m stages.<name>`."""
-import os
 import sys
 
-# TensorFlow's C++ start-up chatter (CPU features, oneDNN) says nothing a user can act on.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from stages.lib import quiet
+
+# Every stage, command and benchmark imports this package first: TensorFlow's C++ start-up chatter
+# (CPU features, oneDNN) says nothing a user can act on and would bury a stage's one-line error.
+quiet.install()
 
 try:
     import pydantic  # noqa: F401

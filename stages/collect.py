@@ -5,6 +5,7 @@ from stages.lib.datasets import dataset_spec, deduplicate, load_dataset, manifes
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.io import atomic_dir, write_json
 from stages.lib.params import load_params
+from stages.lib.tables import exclusion_notice
 
 
 def main() -> None:
@@ -14,6 +15,8 @@ def main() -> None:
         raise PipelineError(f"task.problem={params.task.problem} does not fit {spec.name}, a {spec.problem} dataset: "
                             "set task.problem: auto")
     x, y, details = load_dataset(spec, params.collect, params.task.problem)
+    if details.get("excluded"):
+        print(exclusion_notice(details["excluded"]))
     removed = 0
     if params.collect.deduplicate:
         x, y, removed = deduplicate(x, y)

@@ -1,13 +1,18 @@
-"""evaluate: the final models scored once on the test split, next to the baseline and the cross-validation."""
+"""evaluate: the final models scored once on the test split, next to the baseline and the cross-validation.
+
+The model must close evaluate.min_skill_over_baseline of the best baseline's gap to a perfect
+score and be significantly better than it on the same test examples (evaluate.significance).
+"""
 import pandas as pd
 
 from stages.lib import paths
 from stages.lib.artifacts import read_features
 from stages.lib.baselines import baseline_output, best_baseline, fit_baseline
 from stages.lib.errors import run_stage
-from stages.lib.evaluation import check_skill, predict_classes, task_scores
+from stages.lib.evaluation import check_beats_baseline, check_skill, predict_classes, task_scores
 from stages.lib.io import read_json, write_csv, write_json
 from stages.lib.models import load_model
+from stages.lib.paired import compare_models
 from stages.lib.params import load_params
 from stages.lib.plots import learning_curves_png, predictions_png
 
@@ -19,7 +24,8 @@ def main() -> None:
     x_test, y_test = read_features("test")
     strategy = best_baseline(read_json(paths.BASELINE_METRICS), metric, task["greater_is_better"])
     baseline = fit_baseline(task, strategy, *read_features("development"), params.seed)
-    baseline_scores = task_scores(task, y_test, baseline_output(task, baseline, x_test))
+    baseline_outputs = baseline_output(task, baseline, x_test)
+    baseline_scores = task_scores(task, y_test, baseline_outputs)
     baseline_score = baseline_scores[metric]
     outputs = {
         "regularized": load_model(f"{paths.REGULARIZED_DIR}/model.keras").predict(x_test, verbose=0),
@@ -28,6 +34,10 @@ def main() -> None:
     scores = {name: task_scores(task, y_test, output) for name, output in outputs.items()}
     skill = check_skill(task, scores["regularized"][metric], baseline_score, strategy,
                         params.evaluate.min_skill_over_baseline)
+    # Reference the model, candidate the baseline: the difference is the model's gain over the baseline.
+    versus_baseline = compare_models(task, metric, y_test, outputs["regularized"], baseline_outputs, params.seed)
+    check_beats_baseline(task, (scores["regularized"][metric], baseline_score), strategy, versus_baseline,
+                         params.evaluate.significance)
     regression = task["problem_type"] == "regression"
     predicted = outputs["regularized"][:, 0] if regression else predict_classes(outputs["regularized"])
     write_csv(paths.PREDICTIONS, pd.DataFrame({"actual": y_test, "predicted": predicted}))
@@ -43,10 +53,15 @@ def main() -> None:
         "overfit": {f"test_{k}": v for k, v in scores["overfit"].items()},
         "baseline": {f"test_{k}": v for k, v in baseline_scores.items()},
         "skill_over_baseline": skill,
+        "gain_over_baseline": versus_baseline["difference"],
+        "gain_over_baseline_ci_low": versus_baseline["ci_low"],
+        "gain_over_baseline_ci_high": versus_baseline["ci_high"],
+        "gain_over_baseline_p_value": versus_baseline["p_value"],
     })
     print(f"evaluate: test {metric} {scores['regularized'][metric]:.4f} (cross-validated "
           f"{validation[f'val_{metric}_mean']:.4f} ± {validation[f'val_{metric}_std']:.4f}; overfit model "
-          f"{scores['overfit'][metric]:.4f}; {strategy} baseline {baseline_score:.4f})")
+          f"{scores['overfit'][metric]:.4f}; {strategy} baseline {baseline_score:.4f}, better by "
+          f"{versus_baseline['difference']:.4f}, one-sided p={versus_baseline['p_value']:.3g})")
 
 
 if __name__ == "__main__":

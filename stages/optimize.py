@@ -1,8 +1,10 @@
 """optimize: the chosen model as float32, with int8 weights, and pruned then fine-tuned, each scored on test.
 
-Writes the int8 and pruned models, reports/optimization.md (weights size, gzipped size, test
-score and single-example latency per variant) and its numbers as metrics. A variant that loses
-more than optimize.max_score_loss of the primary metric against float32 fails the stage.
+Writes reports/optimization.md (weights size, gzipped size, test score, loss against float32
+with its interval and p-value, single-example latency and status per variant) and its numbers
+as metrics. A variant is rejected when it is significantly worse than float32 on the same test
+examples and loses more than optimize.max_score_loss (and more than one example can make); a
+rejected variant is reported, not written to models/optimized/, and does not fail the stage.
 """
 from stages.lib import paths
 from stages.lib.artifacts import read_features
@@ -10,8 +12,8 @@ from stages.lib.errors import run_stage
 from stages.lib.evaluation import task_scores
 from stages.lib.io import atomic_dir, atomic_path, read_json, save_keras_model, write_json
 from stages.lib.models import load_model, seed_everything
-from stages.lib.optimization import (check_score_losses, keep_pruned, prune, quantized, single_example_latency_ms,
-                                     sparsity_of, table, weights_bytes, without_optimizer)
+from stages.lib.optimization import (compare_variants, keep_pruned, predict, prune, quantized,
+                                     single_example_latency_ms, sparsity_of, table, weights_bytes, without_optimizer)
 from stages.lib.params import load_params
 
 
@@ -31,25 +33,29 @@ def main() -> None:
                    batch_size=params.regularize.batch_size, callbacks=[keep_pruned(masks)], verbose=2)
     variants = {name: without_optimizer(model) for name, model in
                 (("float32", load_model(source)), ("int8", quantized(source)), ("pruned", pruned))}
-    results = {}
-    for name, model in variants.items():
-        scores = task_scores(task, y_test, model.predict(x_test, verbose=0))
-        results[name] = {metric: scores[metric], **weights_bytes(model),
-                         "latency_ms": single_example_latency_ms(model, x_test, settings.latency_repeats)}
+    outputs = {name: predict(model, x_test) for name, model in variants.items()}
+    results = {name: {metric: task_scores(task, y_test, outputs[name])[metric], **weights_bytes(model),
+                      "latency_ms": single_example_latency_ms(model, x_test, settings.latency_repeats)}
+               for name, model in variants.items()}
     results["pruned"]["sparsity"] = sparsity_of(masks)
-    losses = check_score_losses(results, metric, task["greater_is_better"], settings.max_score_loss)
+    verdicts = compare_variants(task, y_test, outputs, params.seed, settings.max_score_loss, settings.significance)
+    for name, verdict in verdicts.items():
+        results[name].update(verdict)
     with atomic_dir(paths.OPTIMIZED_DIR) as tmp:
-        for name in ("int8", "pruned"):
-            save_keras_model(variants[name], tmp / f"{name}.keras")
+        for name, verdict in verdicts.items():
+            if verdict["status"] == "accepted":
+                save_keras_model(variants[name], tmp / f"{name}.keras")
+    notes = "".join(f"\n- {name}: {v['status']}, {v['reason']}." for name, v in verdicts.items())
     with atomic_path(paths.OPTIMIZATION_TABLE) as tmp:
         tmp.write_text(f"# The chosen model, optimized\n\n{table(results, metric)}\n"
                        f"Pruned: {results['pruned']['sparsity']:.1%} of the Dense kernels' weights are zero, "
-                       f"after {settings.fine_tune_epochs} epoch(s) of fine-tuning. Score loss against float32: "
-                       + ", ".join(f"{name} {loss:+.4f}" for name, loss in losses.items()) + ".\n")
-    write_json(paths.OPTIMIZE_METRICS, {**results, "score_loss": losses})
+                       f"after {settings.fine_tune_epochs} epoch(s) of fine-tuning. Only accepted variants are "
+                       f"written to {paths.OPTIMIZED_DIR}/.\n{notes}\n")
+    write_json(paths.OPTIMIZE_METRICS, results)
     for name, r in results.items():
         print(f"optimize: {name}: test {metric} {r[metric]:.4f}, weights {r['weights_bytes']} bytes "
-              f"({r['gzip_bytes']} gzipped), {r['latency_ms']:.2f} ms per example")
+              f"({r['gzip_bytes']} gzipped), {r['latency_ms']:.2f} ms per example"
+              + (f"; {r['status']}: {r['reason']}" if "status" in r else ""))
 
 
 if __name__ == "__main__":

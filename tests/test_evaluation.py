@@ -3,13 +3,18 @@ import pytest
 
 from stages.lib.errors import PipelineError
 from stages.lib.evaluation import (
+    check_beats_baseline,
     check_skill,
     classification_scores,
     fold_summary,
+    metric_score,
+    one_example,
     predict_classes,
     regression_scores,
     skill_over,
+    task_scores,
 )
+from stages.lib.paired import compare_models
 
 
 def test_multiclass_scores():
@@ -68,3 +73,98 @@ def test_too_little_skill_stops_the_pipeline():
     assert check_skill(task, 40.0, 60.0, "mean", 0.2) == pytest.approx(1 / 3)
     with pytest.raises(PipelineError, match=r"test mae 55.0000 against the mean baseline's 60.0000 closes 8.3% "):
         check_skill(task, 55.0, 60.0, "mean", 0.2)
+
+
+BINARY = {"problem_type": "binary_classification", "classes": [0, 1], "positive_class": 0, "greater_is_better": True,
+          "primary_metric": "accuracy"}
+
+
+@pytest.mark.parametrize("task, metric, output", [
+    (BINARY, "accuracy", np.array([[0.2], [0.7], [0.6], [0.1]])),
+    (BINARY, "pr_auc", np.array([[0.2], [0.7], [0.6], [0.1]])),
+    (BINARY, "pr_auc", np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5], [0.4, 0.6]])),  # a baseline's two columns
+    ({"problem_type": "multiclass_classification", "classes": [0, 1, 2]}, "pr_auc",
+     np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.2, 0.7], [0.6, 0.2, 0.2]])),
+    ({"problem_type": "regression", "classes": []}, "mae", np.array([[1.5], [2.0], [0.0], [3.0]])),
+    ({"problem_type": "regression", "classes": []}, "r2", np.array([1.5, 2.0, 0.0, 3.0])),
+])
+def test_one_score_alone_is_the_score_task_scores_reports(task, metric, output):
+    y = np.array([0, 1, 1, 0]) if task["classes"] == [0, 1] else np.array([0, 1, 2, 2])
+    assert metric_score(task, metric, y, output) == pytest.approx(task_scores(task, y, output)[metric])
+
+
+def test_what_one_example_can_move():
+    y = np.array([0, 0, 0, 1, 1, 1, 1, 1])
+    assert one_example(BINARY, "accuracy", y, None, None) == 1 / 8
+    assert one_example(BINARY, "pr_auc", y, None, None) == 1 / 3  # three examples of the positive class 0
+    regression = {"problem_type": "regression"}
+    assert one_example(regression, "mae", np.zeros(4), np.array([1.0, 1, 1, 1]), np.array([1.0, -3, 2, 1])) == 2 / 4
+    multiclass = {"problem_type": "multiclass_classification", "classes": [0, 1, 2]}
+    assert one_example(multiclass, "pr_auc", np.array([0, 0, 1, 1, 1, 2, 2, 2]), None, None) == 1 / (3 * 2)
+
+
+def test_a_model_not_significantly_better_than_the_baseline_stops_the_pipeline():
+    y = np.array([0] * 20 + [1] * 20)
+    baseline = np.tile([0.6, 0.4], (40, 1))  # most_frequent: always class 0, accuracy 0.5
+    model = np.where((20 <= np.arange(40)) & (np.arange(40) < 24), 0.9, 0.1).reshape(-1, 1)  # 0s and four 1s: 0.6
+    comparison = compare_models(BINARY, "accuracy", y, model, baseline, seed=0)
+    assert comparison["difference"] == pytest.approx(0.1) and comparison["p_value"] == pytest.approx(0.5 ** 4)
+    with pytest.raises(PipelineError, match=r"test accuracy 0\.6000 is not significantly better than the most_frequent "
+                       r"baseline's 0\.5000: difference \+0\.1000 \(95% interval \+0\.0[0-9]+ to \+0\.[0-9]+\), "
+                       r"one-sided p=0\.0625 \(McNemar's exact test\) above evaluate\.significance=0\.05"):
+        check_beats_baseline(BINARY, (0.6, 0.5), "most_frequent", comparison, 0.05)
+    check_beats_baseline(BINARY, (0.6, 0.5), "most_frequent", comparison, 0.1)
+    model = np.where(np.arange(40) >= 24, 0.9, 0.1).reshape(-1, 1)  # 16 of the 1s too: 0.9, 16 wins, no loss
+    comparison = compare_models(BINARY, "accuracy", y, model, baseline, seed=0)
+    assert comparison["p_value"] == pytest.approx(0.5 ** 16)
+    check_beats_baseline(BINARY, (0.9, 0.5), "most_frequent", comparison, 0.05)
+
+
+class FixedOutputs:
+    """Stands in for a trained Keras model: the same outputs whatever it is asked."""
+
+    def __init__(self, outputs):
+        self.outputs = outputs
+
+    def predict(self, x, verbose=0):
+        return self.outputs
+
+
+@pytest.mark.parametrize("ones_right, passes", [(4, False), (16, True)])
+def test_the_evaluate_stage_tests_the_model_against_the_baseline_on_the_test_examples(
+        project, default_params, monkeypatch, ones_right, passes):
+    import json
+
+    import pandas as pd
+
+    from stages import evaluate
+    from stages.lib import paths
+    from stages.lib.artifacts import write_features
+    from stages.lib.io import write_csv, write_json
+    from stages.lib.task import define_task
+    from tests.conftest import write_params
+
+    y_test = np.array([0] * 20 + [1] * 20)
+    write_features(paths.features_file("test"), np.zeros((40, 2), dtype=np.float32), y_test)
+    y_development = (np.arange(40) >= 21).astype(int)  # more 0s: most_frequent says 0
+    write_features(paths.features_file("development"), np.zeros((40, 2), dtype=np.float32), y_development)
+    write_json(paths.TASK, define_task("x", "classification", {"0": 21, "1": 19}, 3.0))
+    write_json(paths.BASELINE_METRICS, {"most_frequent": {"validation_mean": {"accuracy": 0.5}}})
+    write_json(paths.REGULARIZE_METRICS, {"selected": {"val_accuracy_mean": 0.7, "val_accuracy_std": 0.1}})
+    history = pd.DataFrame({"epoch": [1, 2], "loss": [0.7, 0.6], "accuracy": [0.5, 0.6], "val_loss": [0.7, 0.65],
+                            "val_accuracy": [0.5, 0.6]})
+    write_csv(paths.OVERFIT_HISTORY, history)
+    write_csv(paths.REGULARIZED_HISTORY, history)
+    write_params(project, {**default_params, "evaluate": {"min_skill_over_baseline": 0.1, "significance": 0.05}})
+    model = np.where((20 <= np.arange(40)) & (np.arange(40) < 20 + ones_right), 0.9, 0.1).reshape(-1, 1)
+    monkeypatch.setattr(evaluate, "load_model", lambda path: FixedOutputs(model))
+    if not passes:
+        with pytest.raises(PipelineError, match=r"p=0\.0625 \(McNemar's exact test\) above evaluate\.significance="):
+            evaluate.main()
+        assert not (project / paths.EVALUATE_METRICS).exists()
+        return
+    evaluate.main()
+    result = json.loads((project / paths.EVALUATE_METRICS).read_text())
+    assert result["test_accuracy"] == 0.9 and result["gain_over_baseline"] == pytest.approx(0.4)
+    assert 0.2 < result["gain_over_baseline_ci_low"] < 0.4 < result["gain_over_baseline_ci_high"] <= 0.6
+    assert result["gain_over_baseline_p_value"] == pytest.approx(0.5 ** 16, abs=1e-6)

@@ -137,3 +137,31 @@ def test_best_baseline_is_chosen_on_validation_in_the_metrics_direction():
     scores = {"mean": {"validation_mean": {"mae": 5.0}}, "median": {"validation_mean": {"mae": 4.0}}}
     assert best_baseline(scores, "mae", greater_is_better=False) == "median"
     assert best_baseline(scores, "mae", greater_is_better=True) == "mean"
+
+
+def test_the_keras_table_layer_matches_vectorize_on_messy_columns():
+    """Booleans as "true"/"false", a mostly empty column, a column empty in every training row, a constant,
+    country codes such as "NA" and an unseen category: the exported layer computes vectorize's features."""
+    import keras
+
+    from stages.lib.export import inference_model, raw_batch
+    from stages.lib.table_layer import TablePreprocessing  # noqa: F401 (registers the layer)
+
+    rng = np.random.default_rng(0)
+    n = 40
+    sparse = rng.normal(10, 2, n)
+    sparse[rng.random(n) < 0.7] = np.nan
+    train = pd.DataFrame({
+        "sparse": sparse, "empty": np.nan, "flat": 5.0, "age": rng.integers(18, 80, n).astype(float),
+        "member": pd.array(rng.choice(["true", "false", None], n), dtype="string"),
+        "country": pd.array(rng.choice(["NA", "FR", "None"], n), dtype="string"),
+    })
+    numeric, categorical = ["sparse", "empty", "flat", "age"], ["member", "country"]
+    preprocessor = TableFeatures(numeric, categorical, "standard", "median", 2).fit(train)
+    serving = train.assign(empty=[1.0, np.nan] * 20, country=["DE", "NA"] * 20)
+    expected = preprocessor.transform(serving)
+    assert np.isfinite(expected).all() and expected.shape == (40, 4 + 2 + 3 + 3)
+    task = {"problem_type": "regression", "output_units": expected.shape[1], "classes": None}
+    model, signature = inference_model(preprocessor, keras.layers.Identity(), {"kind": "table"}, task)
+    actual = model.predict(raw_batch(serving, signature["input"]), verbose=0)
+    np.testing.assert_allclose(actual, expected, atol=1e-5)

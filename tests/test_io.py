@@ -1,3 +1,9 @@
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -7,11 +13,14 @@ from stages.lib.io import (
     atomic_path,
     read_json,
     read_npz,
+    remove_stale_temporaries,
     row_hashes,
     sha256_of_arrays,
+    save_keras_model,
     write_json,
     write_npz,
 )
+from tests.conftest import ROOT
 
 
 def test_atomic_path_leaves_nothing_when_the_writer_fails(tmp_path):
@@ -75,3 +84,72 @@ def test_raw_file_of_unknown_layout_is_refused(tmp_path):
     write_npz(tmp_path / "examples.npz", images=np.zeros((2, 3)))
     with pytest.raises(PipelineError, match="holds neither x, y nor tokens, offsets, y"):
         read_raw(tmp_path)
+
+
+class FakeModel:
+    """Saves like keras.Model.save (refusing a name without .keras) without loading TensorFlow."""
+
+    def save(self, path):
+        assert str(path).endswith(".keras")
+        Path(path).write_text("weights")
+
+
+# Each writer, killed (SIGKILL) half-way through a write to `target`, then the same write completed.
+KILLED_WRITES = {
+    "atomic_path": ("with atomic_path(target) as tmp:\n    tmp.write_text('{half')\n    die()",
+                    lambda target: write_json(target, {"done": True})),
+    "atomic_dir": ("with atomic_dir(target) as tmp:\n    (tmp / 'a.json').write_text('{half')\n    die()",
+                   lambda target: atomic_dir_with_one_file(target)),
+    "save_keras_model": ("class Model:\n    def save(self, path):\n        Path(path).write_text('half')\n        die()\n"
+                         "save_keras_model(Model(), target)", lambda target: save_keras_model(FakeModel(), target)),
+}
+
+
+def atomic_dir_with_one_file(target):
+    with atomic_dir(target) as tmp:
+        (tmp / "a.json").write_text("{}")
+
+
+@pytest.mark.parametrize("writer", sorted(KILLED_WRITES))
+def test_the_next_write_removes_what_a_killed_write_left(tmp_path, writer):
+    killed, complete = KILLED_WRITES[writer]
+    target = tmp_path / "models" / ("model.keras" if writer == "save_keras_model" else "out")
+    script = textwrap.dedent("""
+        import os, signal, sys
+        from pathlib import Path
+        from stages.lib.io import atomic_dir, atomic_path, save_keras_model
+        target = Path(sys.argv[1])
+        def die():
+            os.kill(os.getpid(), signal.SIGKILL)
+    """) + killed
+    leftovers = []
+    for _ in range(2):  # the second killed write already removes the first one's leftover
+        result = subprocess.run([sys.executable, "-c", script, str(target)], capture_output=True,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert result.returncode == -9, result.stderr
+        leftovers.append([p.name for p in target.parent.iterdir()])
+    assert all(len(names) == 1 and names[0].startswith(f".{target.name}.tmp-") for names in leftovers)
+    assert leftovers[0] != leftovers[1]
+    (target.parent / "unrelated.tmp").write_text("not ours")
+    complete(target)
+    assert sorted(p.name for p in target.parent.iterdir()) == sorted([target.name, "unrelated.tmp"])
+
+
+def test_temporaries_of_a_running_writer_are_left_alone(tmp_path):
+    target = tmp_path / "metrics.json"
+    running = tmp_path / f".metrics.json.tmp-{os.getpid()}-abc.tmp"
+    running.write_text("being written")
+    other_target = tmp_path / ".metrics.json.tmp-old.json.tmp-1-abc.tmp"  # a write to another name
+    other_target.write_text("x")
+    assert remove_stale_temporaries(target) == []
+    write_json(target, {"a": 1})
+    assert running.exists() and other_target.exists()
+
+
+def test_atomic_dir_replaces_a_folder_without_leaving_the_old_one(tmp_path):
+    target = tmp_path / "features"
+    for content in ("one", "two"):
+        with atomic_dir(target) as tmp:
+            (tmp / "x.txt").write_text(content)
+    assert (target / "x.txt").read_text() == "two"
+    assert [p.name for p in tmp_path.iterdir()] == ["features"]

@@ -2,13 +2,14 @@
 import hashlib
 import json
 import subprocess
+import sys
 
 import pytest
 import yaml
 
 from stages.lib import lineage
 from stages.lib.errors import PipelineError
-from tests.conftest import run_module
+from tests.conftest import run_module, write_params
 
 
 def md5(data: bytes) -> str:
@@ -133,10 +134,17 @@ def test_the_human_report_shows_the_chain_and_separates_tampering_from_staleness
                            "source": "your table", "sha256": "c" * 64, "file": "t.csv", "file_sha256": "d" * 64},
               "stages": [lineage.stage_record(name, LOCK) for name in ("collect", "define_task", "train")],
               "problems": []}
+    result["git"]["pipeline_uncommitted"], result["allow_uncommitted"] = [], False
     text = lineage.render(result)
     assert "1. collect: python -m stages.collect" in text and "3. train: python -m stages.train" in text
     assert f"file: t.csv sha256 {'d' * 64}" in text and "seed=42" in text
     assert "(from define_task)" in text and text.endswith("matches dvc.lock.")
+    result["git"]["pipeline_uncommitted"] = ["dvc.lock", "params.yaml"]
+    assert lineage.render(result).endswith("NOT verified: dvc.lock, params.yaml differ from commit abc1234, so it does "
+                                           "not record what made models/m: commit them (`git add dvc.lock params.yaml "
+                                           "&& git commit`), or pass --allow-uncommitted to audit the workspace as it is.")
+    result["allow_uncommitted"] = True
+    assert lineage.render(result).endswith("Not committed (--allow-uncommitted): dvc.lock, params.yaml.")
     (workspace / "models/m/model.keras").write_bytes(b"tampered")
     status = {"train": [{"changed outs": {"models/m": "modified"}}],
               "collect": [{"changed deps": {"params.yaml": {"seed": "modified"}}}]}
@@ -162,3 +170,48 @@ def test_the_command_fails_with_one_line_outside_a_repository_without_a_lock_or_
     result = cli(tmp_path, "models/nope")
     assert result.returncode == 1 and "'models/nope' is neither a stage nor an output" in result.stderr
     assert result.stdout == ""
+
+
+def git(folder, *args):
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=folder,
+                          check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def committed_project(tmp_path, default_params):
+    """A git and DVC repository with one stage, run and committed: dvc.lock, dvc.yaml and params.yaml as HEAD has them."""
+    git(tmp_path, "init", "-q")
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=tmp_path, check=True)
+    write_params(tmp_path, default_params)
+    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    cmd: echo weights > model.txt\n    params: [seed]\n"
+                                       "    outs: [model.txt]\n")
+    subprocess.run([sys.executable, "-m", "dvc", "repro", "-q"], cwd=tmp_path, check=True)
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "trained")
+    return tmp_path
+
+
+def test_the_audit_fails_when_the_pipeline_files_differ_from_the_commit_it_names(committed_project):
+    head = git(committed_project, "rev-parse", "--short=7", "HEAD").strip()
+    result = cli(committed_project, "model.txt")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith("Verified: every dependency and output above matches dvc.lock.\n")
+    with open(committed_project / "dvc.lock", "a") as lock:
+        lock.write("# edited by hand, not committed\n")  # dvc status still passes: only git sees it
+    result = cli(committed_project, "model.txt")
+    assert result.returncode == 1 and "NOT verified: dvc.lock differs from commit" in result.stdout
+    assert result.stderr == (f"error: dvc.lock differs from commit {head}, so it does not record what made model.txt: "
+                             "commit it (`git add dvc.lock && git commit`), or pass --allow-uncommitted to audit the "
+                             "workspace as it is\n")
+    with open(committed_project / "dvc.yaml", "a") as definition:
+        definition.write("# a comment\n")
+    result = cli(committed_project, "model.txt", "--allow-uncommitted", "--json")
+    assert result.returncode == 0, result.stderr
+    audit = json.loads(result.stdout)
+    assert audit["verified"] and audit["git"]["pipeline_uncommitted"] == ["dvc.lock", "dvc.yaml"]
+    git(committed_project, "commit", "-qam", "edited")
+    assert cli(committed_project, "model.txt").returncode == 0
+    with open(committed_project / "params.yaml", "a") as params:
+        params.write("tarin: 1\n")  # no stage tracks it, so dvc status stays clean; the audit validates the file
+    result = cli(committed_project, "model.txt", "--allow-uncommitted")
+    assert (result.returncode, result.stderr) == (1, "error: params.yaml: unknown key 'tarin'; fix it and rerun\n")

@@ -8,6 +8,7 @@ import pytest
 
 from stages import baseline, collect, define_task, evaluate, overfit, regularize, split, validate, vectorize
 from stages.lib import artifacts, paths
+from stages.lib.errors import PipelineError
 from tests.conftest import with_changes, write_params
 
 WORKFLOW = (collect, define_task, split, validate, vectorize, baseline, overfit, regularize, evaluate)
@@ -28,8 +29,9 @@ def customers(n=150, minority_every=2, seed=0) -> pd.DataFrame:
 
 
 def tiny_training(params: dict, epochs: int = 4, learning_rate: float = 0.001, **split_changes) -> dict:
+    # Tiny models on a few dozen test rows: a significance test against the baseline is out of reach here.
     params = with_changes(params, task={"dataset": "table"}, split=split_changes,
-                          evaluate={"min_skill_over_baseline": 0.1})
+                          evaluate={"min_skill_over_baseline": 0.1, "significance": 1.0})
     params["overfit"].update(units=[16], epochs=epochs, batch_size=32, learning_rate=learning_rate)
     params["regularize"].update(epochs=epochs + 2, batch_size=32, learning_rate=learning_rate, candidates=[
         {"name": "small", "units": [4]}, {"name": "l2", "units": [16], "l2": 0.001, "early_stopping_patience": 2}])
@@ -129,7 +131,33 @@ def test_a_time_column_orders_the_split_and_validation_checks_the_arrow_of_time(
         stage.main()
     split_file = metrics(project, paths.SPLIT)
     assert (split_file["protocol"], split_file["time_ordered"], len(split_file["folds"])) == ("kfold", True, 3)
-    results = metrics(project, paths.VALIDATION_RESULTS)
-    assert any(r["suite"] == "arrow_of_time" and r["success"] for r in results)
+    results = {r["suite"]: r for r in metrics(project, paths.VALIDATION_RESULTS)}
+    assert results["arrow_of_time"]["success"] and results["time_index"]["success"]
+    # Past and future may differ: drift and values beyond the training range are reported, not enforced.
+    assert results["drift"]["severity"] == results["out_of_range"]["severity"] == "warning"
+    validation = metrics(project, paths.VALIDATION)
+    assert validation["success"] and validation["time_index_columns"] == 0 and "max_out_of_range_share" in validation
     assert "signed_up" not in metrics(project, paths.PREPROCESSING)["numeric"] + \
         metrics(project, paths.PREPROCESSING)["categorical"]  # a time orders the data; it is not a feature
+
+
+def test_a_customer_number_issued_in_signup_order_is_left_out_or_stops_validation(project, default_params):
+    frame = customers(120)
+    frame["signed_up"] = pd.date_range("2023-01-01", periods=120, freq="D").strftime("%Y-%m-%d")[::-1]
+    frame["customer_number"] = np.arange(120, 0, -1) + 1000  # the file runs backwards in time
+    frame.to_csv(project / "customers.csv", index=False)
+    params = tiny_training(default_params, protocol="auto", folds=3)
+    params["collect"]["table"].update(path="customers.csv", target="left", time_column="signed_up")
+    for exclude in ("auto", []):
+        params["collect"]["table"]["exclude"] = exclude
+        write_params(project, params)
+        collect.main()
+        split.main()
+        if exclude == "auto":  # collect leaves the counter out of the features
+            validate.main()
+            assert metrics(project, paths.VALIDATION)["time_index_columns"] == 0
+            continue
+        with pytest.raises(PipelineError, match=r"^validation failed \(1 expectation\(s\)\): \[time_index\] .* "
+                           r"failed for feature=customer_number, step=1.0, step_share=1.0, .*"
+                           r"exclude it with collect.table.exclude"):
+            validate.main()

@@ -15,7 +15,8 @@ KERAS_IMDB = ImdbEncoding(num_words=10000, start_char=1, oov_char=2, index_from=
 
 def options(data_dir, imdb=KERAS_IMDB):
     return CollectParams(limit=None, deduplicate=True, data_dir=str(data_dir), imdb=imdb,
-                         table=TableSource(path="t.csv", target="y", time_column=None, numeric=None, categorical=None),
+                         table=TableSource(path="t.csv", target="y", time_column=None, numeric=None, categorical=None,
+                                           missing_values=[], exclude="auto"),
                          text=TextSource(path="t.csv", text_column="text", label_column="label", classes=None))
 
 

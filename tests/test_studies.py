@@ -193,3 +193,31 @@ def test_each_dataset_has_its_study_sizes(default_params, tmp_path):
     write_params(tmp_path, with_changes(default_params, task={"dataset": "mnist"}))
     with pytest.raises(PipelineError, match="studies has no settings for task.dataset 'mnist'"):
         load_params(tmp_path / "params.yaml")
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_every_study_runs_on_a_binary_task(sparse):
+    """A sigmoid's (n, 1) output against labels of shape (n,) used to stop every study on a binary task."""
+    from scipy.sparse import csr_matrix
+
+    from stages.lib.studies import run_study
+    from stages.lib.task import define_task
+    from stages.study import CURVE_COLUMNS
+
+    rng = np.random.default_rng(0)
+    y = np.arange(40) % 2
+    x = (rng.normal(size=(40, 6)) + y[:, None]).astype(np.float32)
+    if sparse:  # multi-hot, as IMDB's and texts' features
+        x = csr_matrix((x > 0.5).astype(np.float32))
+    task = define_task("x", "classification", {"0": 20, "1": 20}, 3.0)
+    tiny = SETTINGS.model_copy(update={"epochs": 2, "units": [4], "capacity_large": [8, 8]})
+    for name, study in define_studies(tiny).items():
+        histories, result = run_study(study, task, (x, y), (x, y), tiny, 0)
+        if sparse and name == "noise_channels":
+            assert histories == {} and result["held"] is None
+            continue
+        assert isinstance(result["held"], (bool, np.bool_)), name
+        assert set(histories) == {v.name for v in study.variants}
+        for history in histories.values():
+            assert set(CURVE_COLUMNS) <= set(history.columns) and 1 <= len(history) <= 2
+            assert history["val_cross_entropy"].notna().all()

@@ -1,5 +1,6 @@
 """Your own table or texts through collect: inference, chapter 6's missing values, and every bad input."""
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -240,4 +241,192 @@ def test_texts_cannot_be_a_regression_target(project, default_params):
     write_params(project, params)
     with pytest.raises(PipelineError, match="task.problem=regression is not supported for text"):
         collect.main()
+    assert not (project / paths.RAW_DIR).exists()
+
+
+def messy_table(n=420) -> pd.DataFrame:
+    """What a new user's table holds: ids, names, a constant, booleans with gaps, dates, a mostly empty
+    column, country codes that look like missing markers, and a 1:20 string target."""
+    rng = np.random.default_rng(1)
+    income = rng.normal(3000, 500, n).round(2)
+    income[rng.random(n) < 0.6] = np.nan
+    member = rng.choice(np.array([True, False, None], dtype=object), n)
+    return pd.DataFrame({
+        "PassengerId": np.arange(1, n + 1),
+        "customerID": [f"{i:04d}-{''.join(rng.choice(list('ABCDEFGH'), 5))}" for i in range(n)],
+        "Name": [f"{rng.choice(['Ann', 'Bob', 'Cy', 'Dee'])} {rng.choice(['Lee', 'Kim', 'Roy'])} no. {i}"
+                 for i in range(n)],
+        "plan": "basic",
+        "member": member,
+        "signup": pd.date_range("2023-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+        "income": income,
+        "country": rng.choice(["NA", "FR", "None", "n/a"], n),
+        "age": rng.integers(18, 80, n),
+        "balance": rng.normal(0, 1, n),
+        "churned": np.where(np.arange(n) % 21 == 0, "yes", "no"),
+    })
+
+
+def test_a_messy_table_runs_through_collect_define_task_split_and_vectorize(project, default_params, capsys):
+    from stages import define_task, split, vectorize
+
+    frame = messy_table()
+    record = run_collect(project, default_params, frame)
+    notice = capsys.readouterr().out.splitlines()[0]
+    assert record["excluded"] == {
+        "PassengerId": "an identifier: distinct integers stepping like a row counter",
+        "customerID": "free text or an identifier: 420 distinct values in 420 rows",
+        "Name": "free text or an identifier: 420 distinct values in 420 rows",
+        "plan": "constant: the same value in every row",
+        "signup": "dates: name it in collect.table.time_column for a time-ordered split, or derive numeric "
+                  "features (year, month, weekday) from it"}
+    assert notice.startswith("collect: left 5 column(s) out of the features: 'PassengerId' (an identifier")
+    assert "collect.table.exclude" in notice
+    assert record["columns"] == {"numeric": ["income", "age", "balance"], "categorical": ["member", "country"]}
+    assert record["class_names"] == ["no", "yes"] and record["class_counts"] == {"0": 400, "1": 20}
+    x, _ = read_raw()
+    assert list(x.columns) == ["income", "age", "balance", "member", "country"]
+    assert set(x["member"].dropna()) == {"true", "false"} and x["member"].isna().sum() == frame["member"].isna().sum()
+    assert set(x["country"]) == {"NA", "FR", "None", "n/a"}  # codes, not gaps
+    define_task.main()
+    assert json.loads((project / paths.TASK).read_text())["primary_metric"] == "pr_auc"  # 1:20 is imbalanced
+    split.main()
+    vectorize.main()
+    from stages.lib.artifacts import read_features
+
+    stats = json.loads((project / paths.PREPROCESSING).read_text())
+    assert stats["missing_indicators"] == ["income"]
+    assert stats["categories"] == {"member": ["false", "missing", "true"], "country": ["FR", "NA", "None", "n/a"]}
+    features, y = read_features("test")
+    assert np.isfinite(features).all() and features.shape[1] == 3 + 1 + 3 + 4 and (y == 1).sum() == 4
+
+
+def test_exclude_lists_columns_or_keeps_them_all(project, default_params):
+    frame = messy_table(60)
+    record = run_collect(project, default_params, frame, exclude=["Name", "signup"])
+    assert record["excluded"] == {"Name": "named in collect.table.exclude", "signup": "named in collect.table.exclude"}
+    assert "PassengerId" in record["columns"]["numeric"] and "plan" in record["columns"]["categorical"]
+    record = run_collect(project, default_params, frame, exclude=[])
+    assert record["excluded"] == {} and len(record["columns"]["categorical"]) == 6
+    # auto, but a column named in numeric or categorical is kept
+    record = run_collect(project, default_params, frame, numeric=["PassengerId"], categorical=["plan"])
+    assert "PassengerId" not in record["excluded"] and "plan" not in record["excluded"]
+    with pytest.raises(PipelineError, match=r"has no column 'nmae' \(named by collect.table.exclude\)"):
+        run_collect(project, default_params, frame, exclude=["nmae"])
+
+
+def test_a_constant_column_kept_with_exclude_none_vectorizes_harmlessly():
+    from stages.lib.features import TableFeatures
+
+    x = pd.DataFrame({"plan": pd.array(["basic"] * 6, dtype="string"), "size": [1.0, 1.0, 1.0, 2.0, 3.0, 4.0],
+                      "flat": [5.0] * 6})
+    features = TableFeatures(["size", "flat"], ["plan"], "standard", "median", 2).fit(x).transform(x)
+    assert np.isfinite(features).all() and features[:, 1].tolist() == [0.0] * 6 and features[:, 2].tolist() == [1.0] * 6
+
+
+@pytest.mark.parametrize("values, numeric, reason", [
+    (list(range(1, 31)), True, "an identifier"),
+    ([i * 10 for i in range(30)][::-1], True, "an identifier"),  # any order, any even step
+    ([i for i in range(35) if i not in (4, 17)], True, "an identifier"),  # a few rows dropped
+    (list(range(1, 11)), True, None),  # too few rows to tell an id from a small table's numbers
+    ([20, 21, 23, 26, 27, 30, 31, 33, 38, 40, 41, 44, 45, 47, 50, 51, 55, 56, 58, 60, 61, 64], True, None),  # ages
+    ([float(i) + 0.5 for i in range(30)], True, None),
+    ([f"item {i}" for i in range(15)], False, None),  # few distinct values: a category
+    ([f"city {i % 12}" for i in range(30)], False, None),
+    (["Mon", "Tue", "Sat"] * 10, False, None),  # day names are categories, not dates
+    (["10-12", "1-2", "3-5"] * 10, False, None),  # ranges, not dates
+    ([f"{i % 28 + 1:02d}/03/2024" for i in range(30)], False, "dates"),
+    ([True, False] * 15, False, None),
+])
+def test_auto_exclusion_rules(values, numeric, reason):
+    from stages.lib.tables import columns_to_exclude
+
+    features = pd.DataFrame({"c": values})
+    roles = {"numeric": ["c"], "categorical": []} if numeric else {"numeric": [], "categorical": ["c"]}
+    found = columns_to_exclude(features, roles, named=[]).get("c")
+    assert (found or "").startswith(reason or "") and (found is None) == (reason is None)
+
+
+def test_the_shipped_examples_lose_no_column(project, default_params):
+    from tests.conftest import ROOT
+
+    for name, target in (("breast_cancer.csv", "diagnosis"), ("diabetes.csv", "progression")):
+        write_params(project, table_params(default_params, ROOT / "data/examples" / name, target=target))
+        collect.main()
+        assert json.loads((project / paths.RAW_MANIFEST).read_text())["excluded"] == {}
+
+
+def test_only_empty_cells_are_missing_unless_params_list_markers(project, default_params):
+    codes = ["NA", "None", "n/a", "", "FR"] + ["DE"] * 7
+    sizes = ["1", "?"] + [str(i) for i in range(3, 13)]
+    text = "code,size,label\n" + "".join(f"{c},{s},{'ab'[i % 2]}\n" for i, (c, s) in enumerate(zip(codes, sizes)))
+    with pytest.raises(PipelineError, match=r"column 'size' holds numbers but '\?' \(row 2\) does not parse: fix the "
+                                            r"value, add it to collect.table.missing_values if it marks a gap"):
+        run_collect(project, default_params, text=text, target="label")
+    run_collect(project, default_params, text=text, target="label", missing_values=["?", "NA"])
+    x, _ = read_raw()
+    assert pd.isna(x["code"][0]) and x["code"].tolist()[1:3] == ["None", "n/a"] and pd.isna(x["code"][3])
+    assert np.isnan(x["size"][1]) and x["size"][2] == 3.0
+    run_collect(project, default_params, text=text.replace("?", "2"), target="label")
+    x, _ = read_raw()
+    assert x["code"].tolist()[:3] == ["NA", "None", "n/a"] and pd.isna(x["code"][3])  # only the empty cell is missing
+
+
+def test_parquet_booleans_and_missing_markers(project, default_params):
+    frame = small_table().assign(member=pd.array([True, None, False, True] * 10, dtype="boolean"),
+                                 code=["?", "NA", "FR", "DE"] * 10, income=[-999.0, 1.5, 2.5, 3.5] * 10)
+    record = run_collect(project, default_params, frame, suffix=".parquet", missing_values=["?", -999])
+    x, _ = read_raw()
+    assert record["columns"]["categorical"] == ["city", "member", "code"]
+    assert x["member"].tolist()[:3] == ["true", pd.NA, "false"] and x["code"].tolist()[:3] == [pd.NA, "NA", "FR"]
+    assert np.isnan(x["income"][0]) and x["income"][1] == 1.5
+
+
+def test_a_numeric_missing_marker_in_a_csv(project, default_params):
+    frame = small_table().assign(income=[-999.0, 1.5, 2.5, 3.5] * 10)
+    run_collect(project, default_params, frame, missing_values=[-999])
+    x, _ = read_raw()
+    assert np.isnan(x["income"][0]) and x["income"][1] == 1.5
+
+
+def test_a_boolean_target_has_lower_case_class_names(project, default_params):
+    frame = small_table().assign(churned=np.array([True, False, None, False] * 10, dtype=object))
+    assert run_collect(project, default_params, frame)["class_names"] == ["false", "true"]
+
+
+def test_species_names_are_classes(project, default_params):
+    frame = small_table().assign(species=["setosa", "versicolor", "virginica", "setosa"] * 10).drop(columns="churned")
+    record = run_collect(project, default_params, frame, target="species")
+    assert record["class_names"] == ["setosa", "versicolor", "virginica"] and record["problem"] == "classification"
+
+
+@pytest.mark.parametrize("cell, shown", [("1e400", "inf"), ("-inf", "-inf"), ("5e38", "5e+38")])
+def test_a_number_beyond_float32_stops_collect_naming_column_and_row(project, default_params, cell, shown):
+    rows = "".join(f"{i},{'yes' if i % 2 else 'no'}\n" for i in range(8))
+    text = "income,churned\n" + "3,\n" + rows + f"{cell},yes\n"  # row 1 has no target: rows keep their file numbers
+    with pytest.raises(PipelineError, match=rf"column 'income' has {re.escape(shown)} \(row 10\), infinite or beyond float32's "
+                                            r"±3.4e\+38: fix the value, or empty the cell if it is unknown") as error:
+        run_collect(project, default_params, text=text)
+    assert "\n" not in str(error.value) and not (project / paths.RAW_DIR).exists()
+
+
+def test_a_duplicated_header_stops_collect(project, default_params):
+    text = "diagnosis,radius,diagnosis,radius,area\nM,1,B,2,3\nB,2,M,3,4\n"
+    with pytest.raises(PipelineError, match=r"mine.csv has duplicated column header\(s\) \['diagnosis', 'radius'\]: "
+                                            "give every column its own name") as error:
+        run_collect(project, default_params, text=text, target="diagnosis")
+    assert "\n" not in str(error.value) and not (project / paths.RAW_DIR).exists()
+
+
+def test_exclude_cannot_name_a_column_used_elsewhere(default_params, tmp_path):
+    write_params(tmp_path, table_params(default_params, "x.csv", target="y", exclude=["y", "a"], numeric=["a"]))
+    with pytest.raises(PipelineError, match=r"columns \['a', 'y'\] are in exclude and also named as target"):
+        load_params(tmp_path / "params.yaml")
+
+
+def test_a_table_of_only_ids_and_constants_stops_collect(project, default_params):
+    frame = pd.DataFrame({"id": np.arange(30), "plan": "basic", "churned": ["yes", "no"] * 15})
+    with pytest.raises(PipelineError, match=r"every feature column was excluded \(id, plan\): name the columns to use "
+                                            r"in collect.table.numeric or categorical"):
+        run_collect(project, default_params, frame)
     assert not (project / paths.RAW_DIR).exists()

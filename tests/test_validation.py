@@ -1,5 +1,6 @@
 """Great Expectations checks on small data, through the validate stage itself."""
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -9,8 +10,18 @@ from stages import validate
 from stages.lib import paths
 from stages.lib.errors import PipelineError
 from stages.lib.io import row_hashes, write_json
-from stages.lib.validation import class_proportions, feature_summary, split_overlaps
-from tests.conftest import digits_like, holdout_split, write_raw
+from stages.lib.params import SplitParams, ValidateParams
+from stages.lib.sequences import Sequences
+from stages.lib.splitting import make_split
+from stages.lib.validation import (
+    build_checks,
+    class_proportions,
+    feature_summary,
+    out_of_range,
+    split_overlaps,
+    time_index_columns,
+)
+from tests.conftest import digits_like, holdout_split, with_changes, write_params, write_raw
 
 
 def run_validate(project, x, y, split):
@@ -44,6 +55,8 @@ def test_same_example_in_train_and_test_is_leakage(project):
     message = str(error.value)
     assert "[leakage] expect_column_values_to_be_between(column=n_splits, max_value=1.0)" in message
     assert f"fold=0, hash={row_hashes(x[[split['test'][3]]])[0]}, splits=test,train, n_splits=2" in message
+    assert message.endswith("set collect.deduplicate: true so that repeats are dropped before the split, "
+                            "and rerun collect and split")
     assert "\n" not in message
     assert_no_outputs(project)
 
@@ -64,6 +77,7 @@ def test_class_missing_from_a_split_names_split_and_class(project):
         run_validate(project, x, y, split)
     assert "[representativeness] expect_column_values_to_be_between(column=count, min_value=1.0)" in str(error.value)
     assert "fold=0, split=validation, class=7, count=0" in str(error.value)
+    assert "keep split.shuffle: true (stratified splits)" in str(error.value)
     assert_no_outputs(project)
 
 
@@ -154,6 +168,7 @@ def test_a_feature_that_gives_the_label_away_is_target_leakage(project):
         validate_table(project, x, y, numeric=["signal", "noise", "refund_issued"], categorical=["colour"])
     assert "[target_leakage] expect_column_values_to_be_between(column=single_feature_score" in str(error.value)
     assert "feature=refund_issued, single_feature_score=1.0" in str(error.value)
+    assert "exclude it with collect.table.exclude, or raise validate.max_single_feature_score" in str(error.value)
     assert "feature=signal" not in str(error.value)
     assert_no_outputs(project)
 
@@ -189,8 +204,9 @@ def test_a_shifted_feature_between_splits_is_drift(project):
     x.loc[split["test"], "noise"] += 3.0
     with pytest.raises(PipelineError) as error:
         validate_table(project, x, y, split, numeric=["signal", "noise"], categorical=["colour"])
-    assert "[drift] expect_column_values_to_be_between(column=js_divergence, max_value=0.15)" in str(error.value)
+    assert "[drift] expect_column_values_to_be_in_set(column=drifted, value_set=[False])" in str(error.value)
     assert "fold=final, split=test, feature=noise" in str(error.value) and "feature=signal" not in str(error.value)
+    assert "raise validate.max_js_divergence, or set validate.drift: report" in str(error.value)
 
 
 def test_near_duplicate_texts_in_two_splits_are_leakage(project):
@@ -203,3 +219,150 @@ def test_near_duplicate_texts_in_two_splits_are_leakage(project):
     write_json(project / paths.SPLIT, split)
     with pytest.raises(PipelineError, match=r"\[leakage\].*splits=test,train, n_splits=2"):
         validate.main()
+
+
+def economics(n=574, seed=0):
+    """A monthly table like FRED's US economic series: trending real series (spending, a population
+    that grows by irregular whole numbers), noisy ones, an integer row id, and a noisy unemployment target."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    x = pd.DataFrame({
+        "id": t + 1.0,
+        "pce": 507.0 * np.exp(0.0055 * t) * (1 + rng.normal(0, 0.01, n)),
+        "pop": 198712.0 + np.concatenate([[0], np.cumsum(rng.integers(150, 280, n - 1))]),
+        "psavert": 12 - 0.01 * t + rng.normal(0, 1.5, n),
+        "uempmed": 8 + 3 * np.sin(t / 50) + rng.normal(0, 1, n),
+    })
+    x["date"] = pd.date_range("1967-07-01", periods=n, freq="MS")
+    y = 7000 + 2500 * np.sin(t / 70) + 10 * t + rng.normal(0, 600, n)
+    return x, y
+
+
+def validate_economics(project, default_params, x, y, **validate_changes):
+    write_params(project, with_changes(default_params, validate=validate_changes))
+    split = make_split(y, SplitParams(**default_params["split"]), 0, time=x["date"].to_numpy(), stratify=False)
+    assert split["time_ordered"] and split["protocol"] == "kfold"
+    numeric = [c for c in x.columns if c != "date"]
+    return validate_table(project, x, y, split, numeric=numeric, time_column="date", problem="regression")
+
+
+def test_a_row_id_in_a_time_ordered_table_fails_naming_it_and_what_to_do(project, default_params):
+    x, y = economics()
+    with pytest.raises(PipelineError) as error:
+        validate_economics(project, default_params, x, y)
+    message = str(error.value)
+    assert message.startswith("validation failed (1 expectation(s)): [time_index] expect_column_values_to_be_in_set("
+                              "column=encodes_time_order, value_set=[False]) failed for feature=id, step=1.0, "
+                              "step_share=1.0, encodes_time_order=True: the column counts up with time")
+    assert "drop it, or exclude it with collect.table.exclude (or set validate.time_index: report)" in message
+    assert "feature=pop" not in message and "[drift]" not in message and "\n" not in message
+    assert_no_outputs(project)
+
+
+def test_trending_series_in_a_time_ordered_table_pass_with_drift_reported(project, default_params):
+    x, y = economics()
+    metrics = validate_economics(project, default_params, x.drop(columns="id"), y)
+    assert metrics["success"] and metrics["failed_expectations"] == 0 and metrics["time_index_columns"] == 0
+    assert metrics["max_js_divergence"] > 0.8 and metrics["drifted_features"] >= 2
+    assert metrics["reported_expectations"] == 2 and metrics["max_out_of_range_share"] == 1.0
+    results = {o["suite"]: o for o in json.loads((project / paths.VALIDATION_RESULTS).read_text())}
+    assert results["time_index"]["success"]
+    for suite in ("drift", "out_of_range"):
+        assert (results[suite]["success"], results[suite]["severity"]) == (False, "warning")
+        assert {"pce", "pop"} <= {row["feature"] for row in results[suite]["offending"]}
+    assert "set validate.drift: fail to enforce" in results["drift"]["hint"]
+    test_pop = [r for r in results["out_of_range"]["offending"] if (r["split"], r["feature"]) == ("test", "pop")]
+    assert test_pop == [{"fold": "final", "split": "test", "feature": "pop", "out_of_range_share": 1.0}]
+    drift_page = next((project / paths.DATA_DOCS / "validations" / "drift").rglob("*.html")).read_text()
+    assert "pop" in drift_page and "Failed" in drift_page
+
+
+def test_drift_and_out_of_range_can_be_made_to_fail_in_a_time_ordered_table(project, default_params):
+    x, y = economics()
+    x = x.drop(columns="id")
+    with pytest.raises(PipelineError) as error:
+        validate_economics(project, default_params, x, y, drift="fail", max_out_of_range_share=0.5)
+    message = str(error.value)
+    assert message.startswith("validation failed (2 expectation(s)): [out_of_range]")
+    assert "feature=pop, out_of_range_share=1.0" in message and "raise validate.max_out_of_range_share" in message
+    assert "[drift] expect_column_values_to_be_in_set(column=drifted, value_set=[False])" in message
+    assert "set validate.drift: report" in message
+    assert_no_outputs(project)
+
+
+def test_a_row_id_can_be_reported_instead(project, default_params):
+    x, y = economics()
+    metrics = validate_economics(project, default_params, x, y, time_index="report")
+    assert metrics["success"] and metrics["time_index_columns"] == 1
+
+
+def test_what_counts_as_a_column_encoding_the_time_order():
+    n = 120
+    rng = np.random.default_rng(0)
+    day = pd.Series(pd.date_range("2024-01-01", periods=n, freq="D")[::-1])  # the file runs backwards in time
+    counter = np.arange(n, 0, -1) * 5.0  # counts up in time, by 5
+    x = pd.DataFrame({
+        "day": day,
+        "counter": counter,
+        "id_with_gaps": np.delete(np.arange(n + 6), [3, 30, 33, 60, 90, 100])[::-1].astype(float),
+        "population": 1000.0 + np.cumsum(rng.integers(1, 40, n))[::-1],  # whole, monotone, irregular steps
+        "day_of_month": day.dt.day.astype(float),  # steps by 1 mostly, but falls back at each new month
+        "spending": np.linspace(1, 2, n)[::-1] + rng.normal(0, 0.01, n),
+        "constant": 3.0,
+    })
+    found = time_index_columns(x, [c for c in x.columns if c != "day"], "day").set_index("feature")
+    assert found["encodes_time_order"].to_dict() == {"counter": True, "id_with_gaps": True, "population": False,
+                                                     "day_of_month": False, "spending": False, "constant": False}
+    assert found.loc["counter", ["step", "step_share"]].tolist() == [5.0, 1.0]
+    assert found.loc["id_with_gaps", "step_share"] == pytest.approx(113 / 119)
+
+
+def test_out_of_range_shares():
+    values = np.array([[1.0], [2.0], [3.0], [0.5], [2.5], [np.nan], [9.0], [2.0]])
+    split = {"test": [6, 7], "development": [0, 1, 2, 3, 4, 5],
+             "folds": [{"train": [0, 1, 2], "validation": [3, 4, 5]}]}
+    shares = out_of_range(["x"], values, split).set_index(["fold", "split"])["out_of_range_share"]
+    assert shares.to_dict() == {("0", "validation"): 0.5, ("final", "test"): 0.5}
+
+
+def test_every_expectation_says_which_params_key_relaxes_it(default_params):
+    settings = ValidateParams(**default_params["validate"])
+    images, labels = digits_like()
+    table, table_labels = clean_table()
+    table["day"] = pd.date_range("2024-01-01", periods=len(table), freq="D")
+    texts = np.array([f"review {i}" for i in range(len(labels))], dtype=object)
+    sequences = Sequences.from_lists([[1, 2, i % 7 + 3] for i in range(len(labels))])
+    cases = [
+        ({"kind": "images", "problem": "classification", "example_shape": [8, 8]}, images, labels, (0, 16),
+         list(range(10))),
+        ({"kind": "sequences", "problem": "classification"}, sequences, labels, (0, 9), list(range(10))),
+        ({"kind": "text", "problem": "classification"}, texts, labels, None, list(range(10))),
+        ({"kind": "table", **table_details(["signal", "noise"], ["colour"], "day")}, table, table_labels, None, [0, 1]),
+        ({"kind": "table", **table_details(["signal", "noise"], problem="regression")}, table, table_labels * 1.5,
+         None, []),
+    ]
+    suites = set()
+    for raw, x, y, value_range, classes in cases:
+        split = holdout_split(y)
+        for check in build_checks(raw, x, y, split, row_hashes(x), settings, value_range, classes, 0):
+            suites.add(check.name)
+            for expectation in check.expectations:
+                assert re.search(r"\b(collect|validate|split)\.[a-z_]+", expectation.notes) or \
+                    "no params key relaxes this" in expectation.notes, (check.name, expectation)
+    assert suites == {"schema_and_ranges", "targets", "representativeness", "leakage", "arrow_of_time", "time_index",
+                      "out_of_range", "target_leakage", "drift"}
+
+
+def test_a_divergence_from_a_few_values_is_noise_not_drift():
+    """Thirty filled values of one distribution on each side: the histograms differ, the samples do not."""
+    from stages.lib.validation import drift
+
+    rng = np.random.default_rng(3)
+    values = np.full((400, 1), np.nan)
+    values[rng.choice(400, 60, replace=False), 0] = rng.normal(50, 10, 60)
+    split = {"development": list(range(300)), "test": list(range(300, 400)),
+             "folds": [{"train": list(range(200)), "validation": list(range(200, 300))}]}
+    frame = drift(["income"], values, split, max_js_divergence=0.01)
+    assert (frame["js_divergence"] > 0.01).any() and not frame["drifted"].any()
+    values[300:, 0] += 40  # the same few values, moved: now it is drift
+    assert drift(["income"], values, split, max_js_divergence=0.01)["drifted"].tolist() == [False, True]

@@ -30,26 +30,36 @@ def classification_scores(y_true: np.ndarray, probabilities: np.ndarray, classes
     one-vs-rest AUCs. The log loss is the plain cross-entropy, without the weight penalties
     Keras adds to its loss, so that regularized and unregularized models compare fairly.
     """
-    if len(classes) == 2 and probabilities.shape[1] == 2:
-        probabilities = probabilities[:, 1:]
+    probabilities = _one_column_if_binary(probabilities, classes)
     predicted = predict_classes(probabilities)
+    pr_auc = _pr_auc(y_true, probabilities, classes, positive_class)
     if len(classes) == 2:
         p_one = probabilities[:, 0]
-        positive_scores = p_one if positive_class in (None, 1) else 1 - p_one
         positive = 1 if positive_class is None else positive_class
         precision, recall, f1, _ = precision_recall_fscore_support(
             y_true, predicted, labels=[positive], average="binary", pos_label=positive, zero_division=0)
         auc = roc_auc_score(y_true, p_one)
-        pr_auc = average_precision_score(y_true == positive, positive_scores)
         loss = log_loss(y_true, p_one, labels=classes)
     else:
         precision, recall, f1, _ = precision_recall_fscore_support(
             y_true, predicted, labels=classes, average="macro", zero_division=0)
         auc = roc_auc_score(y_true, probabilities, multi_class="ovr", labels=classes)
-        pr_auc = average_precision_score(label_binarize(y_true, classes=classes), probabilities, average="macro")
         loss = log_loss(y_true, probabilities, labels=classes)
     return {"accuracy": accuracy_score(y_true, predicted), "precision": precision, "recall": recall, "f1": f1,
             "roc_auc": auc, "pr_auc": pr_auc, "log_loss": loss}
+
+
+def _one_column_if_binary(probabilities: np.ndarray, classes) -> np.ndarray:
+    """A binary task's probabilities as one column, class 1's (a sigmoid's), even when given two."""
+    return probabilities[:, 1:] if len(classes) == 2 and probabilities.shape[1] == 2 else probabilities
+
+
+def _pr_auc(y_true: np.ndarray, probabilities: np.ndarray, classes, positive_class) -> float:
+    if len(classes) == 2:
+        p_one = probabilities[:, 0]
+        positive_scores = p_one if positive_class in (None, 1) else 1 - p_one
+        return average_precision_score(y_true == (1 if positive_class is None else positive_class), positive_scores)
+    return average_precision_score(label_binarize(y_true, classes=classes), probabilities, average="macro")
 
 
 def regression_scores(y_true: np.ndarray, predicted: np.ndarray) -> dict:
@@ -65,6 +75,50 @@ def task_scores(task: dict, y_true: np.ndarray, output: np.ndarray) -> dict:
         return regression_scores(y_true, output)
     return classification_scores(y_true, np.asarray(output).reshape(len(y_true), -1), task["classes"],
                                  task.get("positive_class"))
+
+
+def metric_score(task: dict, metric: str, y_true: np.ndarray, output: np.ndarray) -> float:
+    """One of task_scores' numbers alone, computed as task_scores computes it; the paired
+    bootstrap recomputes it thousands of times."""
+    output = np.asarray(output)
+    if task["problem_type"] == "regression":
+        if metric == "mae":
+            return float(np.mean(np.abs(y_true - output.reshape(-1))))
+    elif metric == "accuracy":
+        return float(np.mean(correct(task, y_true, output)))
+    elif metric == "pr_auc":
+        probabilities = _one_column_if_binary(output.reshape(len(y_true), -1), task["classes"])
+        return float(_pr_auc(y_true, probabilities, task["classes"], task.get("positive_class")))
+    return float(task_scores(task, y_true, output)[metric])
+
+
+def correct(task: dict, y_true: np.ndarray, output: np.ndarray) -> np.ndarray:
+    """Per example: did the model's output (probabilities) pick the true class?"""
+    probabilities = _one_column_if_binary(np.asarray(output).reshape(len(y_true), -1), task["classes"])
+    return predict_classes(probabilities) == y_true
+
+
+def one_example(task: dict, metric: str, y_true: np.ndarray, reference: np.ndarray, candidate: np.ndarray) -> float:
+    """About the most that one test example can move the difference between two models' scores;
+    a smaller difference is one prediction, not a finding.
+
+    Accuracy: 1/n. MAE: the largest gap between one example's two errors, over n. PR-AUC:
+    one positive ranked anew moves its class's average precision by up to about 1/positives
+    (macro PR-AUC averages that over the classes). Other metrics: 0, the paired test alone.
+    """
+    n = len(y_true)
+    if metric == "accuracy":
+        return 1.0 / n
+    if metric == "mae":
+        errors = [np.abs(y_true - np.asarray(output).reshape(-1)) for output in (reference, candidate)]
+        return float(np.max(np.abs(errors[0] - errors[1]))) / n
+    if metric == "pr_auc":
+        classes = task["classes"]
+        if len(classes) == 2:
+            positive = 1 if task.get("positive_class") is None else task["positive_class"]
+            return 1.0 / max(1, int(np.sum(y_true == positive)))
+        return 1.0 / (len(classes) * max(1, min(int(np.sum(y_true == c)) for c in classes)))
+    return 0.0
 
 
 def tie_breaker(task: dict) -> str:
@@ -96,3 +150,19 @@ def check_skill(task: dict, score: float, baseline: float, baseline_name: str, m
             f"closes {skill:.1%} of the gap to a perfect score, under evaluate.min_skill_over_baseline={min_skill}: "
             "improve the model (see reports/metrics/regularize.json)")
     return skill
+
+
+def check_beats_baseline(task: dict, scores: tuple, baseline_name: str, comparison: dict, significance: float) -> None:
+    """Stop the pipeline unless the model is significantly better than the baseline on the test examples.
+
+    `comparison` is stages.lib.paired.compare_models with the model as reference and the baseline as candidate:
+    its difference is the model's gain, its p-value that of the baseline being worse.
+    """
+    if comparison["p_value"] > significance:
+        metric, (model, baseline) = task["primary_metric"], scores
+        test = "McNemar's exact test" if metric == "accuracy" else "paired bootstrap"
+        raise PipelineError(
+            f"the regularized model's test {metric} {model:.4f} is not significantly better than the {baseline_name} "
+            f"baseline's {baseline:.4f}: difference {comparison['difference']:+.4f} (95% interval "
+            f"{comparison['ci_low']:+.4f} to {comparison['ci_high']:+.4f}), one-sided p={comparison['p_value']:.3g} "
+            f"({test}) above evaluate.significance={significance}: improve the model or test on more examples")

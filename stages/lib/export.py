@@ -111,6 +111,8 @@ def inference_model(preprocessor, trained, manifest: dict, task: dict):
         inputs, features, spec = _text_layers(preprocessor)
     elif isinstance(preprocessor, TableFeatures):
         inputs, features, spec = _table_layers(preprocessor)
+        # Columns of the user's file that the model does not read: a served row may carry them, unread.
+        spec["ignored"] = sorted(manifest.get("excluded") or {}) + ([manifest["time_column"]] if manifest.get("time_column") else [])
     else:
         raise PipelineError(f"export of {manifest['kind']} data is not supported: the serving model needs its "
                             "preprocessing as Keras layers")
@@ -186,3 +188,23 @@ def output_gaps(folder, model, inputs, expected: np.ndarray) -> dict:
     saved = tf.saved_model.load(str(folder / "saved_model"))  # kept in a name: its variables live with it
     outputs = {"keras": model.predict(inputs, verbose=0), "saved_model": saved.serve(inputs).numpy()}
     return {artifact: float(np.max(np.abs(output - expected))) for artifact, output in outputs.items()}
+
+
+def output_scale(expected: np.ndarray) -> float:
+    """What float32 rounding of the outputs scales with: their largest magnitude, at least 1
+    (so probabilities keep an absolute bound)."""
+    return max(1.0, float(np.max(np.abs(expected)))) if np.size(expected) else 1.0
+
+
+def check_parity(gaps: dict, expected: np.ndarray, limit: float) -> dict:
+    """Each artifact's largest difference from the trained model relative to the output scale;
+    a PipelineError when one is over `limit` (export.max_output_difference)."""
+    scale = output_scale(expected)
+    relative = {artifact: gap / scale for artifact, gap in gaps.items()}
+    for artifact, difference in relative.items():
+        if not difference <= limit:
+            raise PipelineError(
+                f"the exported {artifact} model differs from the trained model by {gaps[artifact]:.3g} on the raw test "
+                f"examples, {difference:.3g} of the outputs' scale {scale:.6g}, over export.max_output_difference "
+                f"{limit}: the preprocessing layers disagree with vectorize; nothing was exported")
+    return relative

@@ -97,8 +97,10 @@ class TableFeatures:
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import OneHotEncoder
 
-        imputer = (KNNImputer(n_neighbors=self.knn_neighbors) if self.imputation == "knn"
-                   else SimpleImputer(strategy="median"))
+        # A column missing in every training row (a mostly empty column in a small fold) is kept and
+        # filled with 0, so that every fold has the same features.
+        imputer = (KNNImputer(n_neighbors=self.knn_neighbors, keep_empty_features=True) if self.imputation == "knn"
+                   else SimpleImputer(strategy="median", keep_empty_features=True))
         self.transformer = ColumnTransformer([
             ("numeric", Pipeline([("impute", imputer), ("scale", _scaler(self.normalization))]), self.numeric),
             ("missing", MissingIndicator(error_on_new=False), self.numeric),

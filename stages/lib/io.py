@@ -1,7 +1,8 @@
 """Atomic, deterministic writers and checked readers for every artifact the stages exchange.
 
 Every writer goes through a temporary name in the destination folder and a rename, so a
-killed stage never leaves a half-written file that looks complete.
+killed stage never leaves a half-written file that looks complete. Temporary names read
+.NAME.tmp-PID-...; the next write to NAME removes those of a process that no longer runs.
 """
 import contextlib
 import hashlib
@@ -21,35 +22,80 @@ from stages.lib.errors import PipelineError
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
+def _temp_prefix(path: Path) -> str:
+    """Every temporary name of a write to `path` starts so: .NAME.tmp-PID-"""
+    return f".{path.name}.tmp-"
+
+
+def _writer_is_gone(name: str, prefix: str) -> bool:
+    pid = name[len(prefix):].split("-", 1)[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(path) -> list:
+    """Delete what earlier writes to `path` left when they were killed: temporary siblings of a dead process."""
+    path = Path(path)
+    prefix = _temp_prefix(path)
+    stale = [p for p in path.parent.iterdir() if p.name.startswith(prefix) and _writer_is_gone(p.name, prefix)]
+    for leftover in stale:
+        _remove(leftover)
+    return stale
+
+
+@contextlib.contextmanager
+def _temporary(path: Path, folder: bool):
+    """A fresh temporary file or folder next to `path`, removed on the way out whatever happens."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
+    prefix = f"{_temp_prefix(path)}{os.getpid()}-"
+    if folder:
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=path.parent))
+    else:
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+    try:
+        yield tmp
+    finally:
+        _remove(tmp)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary file path next to `path`; rename it over `path` only on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
+    with _temporary(path, folder=False) as tmp:
+        yield tmp
         os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 @contextlib.contextmanager
 def atomic_dir(path):
     """Yield a temporary folder next to `path`; it replaces `path` only on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
+    with _temporary(path, folder=True) as tmp:
         yield tmp
+        # The old folder moves aside under a temporary name first: killed here, the next write removes it.
+        old = tmp.with_name(tmp.name + "-old")
         if path.exists():
-            shutil.rmtree(path)
+            os.replace(path, old)
         os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        _remove(old)
 
 
 def to_jsonable(value):
@@ -147,8 +193,6 @@ def write_csv(path, frame) -> None:
 def save_keras_model(model, path) -> None:
     """model.save needs a `.keras` name, so save inside a temporary folder, then rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".save.", dir=path.parent) as tmp:
-        staged = Path(tmp) / path.name
-        model.save(staged)
-        os.replace(staged, path)
+    with _temporary(path, folder=True) as tmp:
+        model.save(tmp / path.name)
+        os.replace(tmp / path.name, path)

@@ -8,10 +8,12 @@ from typing import Optional
 import yaml
 
 from stages.lib.errors import PipelineError
-from stages.lib.params import PARAMS_FILE
+from stages.lib.params import PARAMS_FILE, load_params
 
 LOCK_FILE = "dvc.lock"
 CACHE_DIR = ".dvc/cache/files/md5"
+# The files that say what made an artifact: the commit an audit names must hold them as they are.
+PIPELINE_FILES = (LOCK_FILE, "dvc.yaml", PARAMS_FILE)
 MANIFEST_KEYS = ("dataset", "kind", "problem", "source", "sha256", "file", "file_sha256", "examples",
                  "published_file")
 
@@ -218,7 +220,13 @@ def render(audit: dict) -> str:
     lines.append("")
     problems = audit["problems"]
     if not problems:
-        lines.append(f"Verified: every dependency and output above matches {LOCK_FILE}.")
+        mismatch = commit_mismatch(audit)
+        if mismatch:
+            lines.append(f"NOT verified: {mismatch}.")
+        else:
+            allowed = git["pipeline_uncommitted"]
+            lines.append(f"Verified: every dependency and output above matches {LOCK_FILE}." +
+                         (f" Not committed (--allow-uncommitted): {', '.join(allowed)}." if allowed else ""))
         return "\n".join(lines)
     tampered = [p for p in problems if p["role"] == "output"]
     stale = _merge_stages([p for p in problems if p["role"] != "output"])
@@ -240,6 +248,18 @@ def render(audit: dict) -> str:
     return "\n".join(lines)
 
 
+def commit_mismatch(audit: dict) -> Optional[str]:
+    """Why the commit the audit names does not record the artifact's lineage: its pipeline files differ."""
+    files = audit["git"]["pipeline_uncommitted"]
+    if not files or audit["allow_uncommitted"]:
+        return None
+    head = audit["git"]["head"]
+    commit = f"commit {head['short']}" if head else "any commit (there is none yet)"
+    return (f"{', '.join(files)} differ{'s' if len(files) == 1 else ''} from {commit}, so it does not record what made "
+            f"{audit['target']}: commit {'it' if len(files) == 1 else 'them'} (`git add {' '.join(files)} && git commit`), "
+            "or pass --allow-uncommitted to audit the workspace as it is")
+
+
 def differing(problems: list) -> int:
     return len({p["path"] or p["stage"] for p in problems})
 
@@ -253,24 +273,31 @@ def _merge_stages(problems: list) -> list:
         merged.setdefault(key, {**p, "stages": []})["stages"].append(p["stage"])
     return list(merged.values())
 
-def audit(target: str, root: Path = Path(".")) -> dict:
-    """The lineage of `target` back to the raw data, with every difference between workspace and dvc.lock."""
+def audit(target: str, root: Path = Path("."), allow_uncommitted: bool = False) -> dict:
+    """The lineage of `target` back to the raw data, with every difference between workspace and dvc.lock.
+
+    Verified also needs dvc.lock, dvc.yaml and params.yaml as HEAD has them, unless `allow_uncommitted`.
+    """
     from stages.lib import paths, vcs
 
     vcs.require_repository()
     lock = load_lock(root / LOCK_FILE)
     stage = resolve_target(target, lock)
     chain = upstream(stage, lock)
+    load_params(root / PARAMS_FILE)  # DVC skips stages whose params did not change: an unknown key shows here
     status = vcs.dvc_json("status", *chain)
     has_commits = bool(vcs.git("rev-list", "-n", "1", "--all"))
     problems = verification_problems(status, lock, chain, root)
+    pipeline_uncommitted = [name for name in PIPELINE_FILES if vcs.uncommitted(name)]
     return {
         "target": target,
         "stage": stage,
-        "verified": not problems,
+        "verified": not problems and (allow_uncommitted or not pipeline_uncommitted),
+        "allow_uncommitted": allow_uncommitted,
         "git": {"head": vcs.describe_commit("HEAD") if has_commits else None,
                 "lock_commit": vcs.git("log", "-1", "--format=%H", "--", LOCK_FILE) if has_commits else None,
-                "uncommitted": vcs.uncommitted(LOCK_FILE, PARAMS_FILE, "dvc.yaml", "stages")},
+                "uncommitted": vcs.uncommitted(LOCK_FILE, PARAMS_FILE, "dvc.yaml", "stages"),
+                "pipeline_uncommitted": pipeline_uncommitted},
         "raw_data": raw_data(root, paths.RAW_MANIFEST) if paths.RAW_DIR in _outputs(chain, lock) else None,
         "stages": [stage_record(name, lock) for name in chain],
         "problems": problems,

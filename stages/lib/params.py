@@ -1,6 +1,7 @@
 """params.yaml, read once, validated and typed: one model per section."""
+import re
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -11,7 +12,12 @@ PARAMS_FILE = "params.yaml"
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no coercion ("5" is not 5, true is not 1; an int is still a float); no inf or nan.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+# Hidden layer widths: at least one layer, each at least one unit.
+Layers = Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)]
 
 
 DATASET_NAMES = ("digits", "mnist", "imdb", "table", "text")
@@ -41,12 +47,21 @@ class TableSource(Section):
     # Column roles; null infers them (numbers -> numeric, anything else -> categorical).
     numeric: Optional[list[str]]
     categorical: Optional[list[str]]
+    # Cell values read as missing besides empty cells (CSV) and nulls (parquet), e.g. ["NA", "?", -999].
+    missing_values: list[Union[str, int, float]]
+    # Columns left out of the features. auto: constants, dates, row-counter ids and free text (unless
+    # named in numeric/categorical); a list: exactly those columns; []: none.
+    exclude: Union[Literal["auto"], list[str]]
 
     @model_validator(mode="after")
     def _roles_do_not_overlap(self):
         both = sorted(set(self.numeric or []) & set(self.categorical or []))
         if both:
             raise ValueError(f"columns {both} are listed as both numeric and categorical")
+        listed = set(self.exclude) if isinstance(self.exclude, list) else set()
+        kept = sorted(listed & (set(self.numeric or []) | set(self.categorical or []) | {self.target, self.time_column}))
+        if kept:
+            raise ValueError(f"columns {kept} are in exclude and also named as target, time column, numeric or categorical")
         return self
 
 
@@ -94,13 +109,21 @@ class ValidateParams(Section):
     # Drift: Jensen-Shannon divergence (base 2) allowed between a numeric feature's training
     # histogram and its validation or test histogram.
     max_js_divergence: float = Field(gt=0, le=1)
+    # Drift over max_js_divergence: fail, report, or auto (fail for shuffled splits, report for
+    # time-ordered ones, which compare the past with the future).
+    drift: Literal["auto", "fail", "report"]
+    # Time-ordered splits: a numeric column that counts up with time (a row id) only encodes the time order.
+    time_index: Literal["fail", "report"]
+    # Time-ordered splits: share of a feature's validation or test values outside its training range
+    # above which validation fails; null reports the shares without failing.
+    max_out_of_range_share: Optional[float] = Field(gt=0, le=1)
 
 
 class TextVectorizeParams(Section):
     """keras.layers.TextVectorization's settings, fitted on the training split only."""
 
     output_mode: Literal["multi_hot", "tf_idf"]
-    ngrams: Literal[1, 2]  # 2: unigrams and bigrams
+    ngrams: int = Field(ge=1, le=2)  # 2: unigrams and bigrams
     max_tokens: int = Field(ge=2)
 
 
@@ -127,14 +150,14 @@ class TrainingParams(Section):
 
 
 class OverfitParams(TrainingParams):
-    units: list[int] = Field(min_length=1)
+    units: Layers
     # Final validation loss above (1 + tolerance) x its minimum counts as overfitting.
     overfit_tolerance: float = Field(ge=0)
 
 
 class Candidate(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
-    units: list[int] = Field(min_length=1)
+    units: Layers
     l1: float = Field(default=0.0, ge=0)
     l2: float = Field(default=0.0, ge=0)
     dropout: float = Field(default=0.0, ge=0, lt=1)
@@ -157,13 +180,17 @@ class EvaluateParams(Section):
     # The chosen model must close at least this fraction of the gap between the best baseline's
     # test score and a perfect one, on the task's primary metric (accuracy, PR-AUC or MAE).
     min_skill_over_baseline: float = Field(ge=0, le=1)
+    # The model must also be better than the best baseline on the same test examples with a one-sided
+    # paired test (McNemar's exact test for accuracy, a paired bootstrap otherwise) at this p-value; 1 disables.
+    significance: float = Field(gt=0, le=1)
 
 
 class ExportParams(Section):
     # The name the model is served under: POST /v1/models/<model_name>:predict
     model_name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    # Largest |difference| allowed between the exported model on raw test inputs and the trained
-    # model on the test features; a bigger one means the preprocessing layers disagree with vectorize.
+    # Largest difference allowed between the exported model on raw test inputs and the trained model
+    # on the test features, relative to the outputs' scale max(1, largest |output|): float32 rounds at
+    # about 1.2e-7 of that scale; a bigger one means the preprocessing layers disagree with vectorize.
     max_output_difference: float = Field(gt=0)
 
 
@@ -171,8 +198,11 @@ class OptimizeParams(Section):
     # Fraction of each Dense kernel's weights set to zero, the smallest magnitudes first.
     sparsity: float = Field(gt=0, lt=1)
     fine_tune_epochs: int = Field(ge=0)  # training after pruning, with the zeros held in place
-    # Test accuracy (or the primary metric) may fall this far below the float32 model's; more fails the stage.
+    # A variant is rejected (not written, the stage still passes) when it is significantly worse than
+    # float32 on the same test examples (one-sided paired test at `significance`) AND loses more than
+    # max_score_loss of the primary metric (and more than one test example can make).
     max_score_loss: float = Field(ge=0)
+    significance: float = Field(gt=0, le=1)
     latency_repeats: int = Field(ge=1)  # single-example predictions timed per variant; the median is reported
 
 
@@ -181,6 +211,9 @@ class ServeParams(Section):
     port: int = Field(ge=0, le=65535)
     max_batch: int = Field(ge=1)  # instances per request; more is refused with 413
     max_body_bytes: int = Field(ge=1)  # a larger request body is refused with 413 before it is parsed
+    # A request whose headers or body have not all arrived after this long is dropped (408 once headers are in).
+    request_timeout_seconds: float = Field(gt=0)
+    docs: bool  # serve the OpenAPI pages /docs and /openapi.json (python -m stages.serve --docs also does)
 
 
 class MonitorParams(Section):
@@ -191,9 +224,9 @@ class MonitorParams(Section):
 
 
 class StudiesParams(TrainingParams):
-    units: list[int] = Field(min_length=1)  # the base model's hidden layers
-    capacity_small: list[int] = Field(min_length=1)
-    capacity_large: list[int] = Field(min_length=1)
+    units: Layers  # the base model's hidden layers
+    capacity_small: Layers
+    capacity_large: Layers
     l1: float = Field(gt=0)
     l2: float = Field(gt=0)
     dropout: float = Field(gt=0, lt=1)
@@ -201,15 +234,15 @@ class StudiesParams(TrainingParams):
     # Mutual information (nats) a feature needs to be kept by the selection variant.
     mi_threshold: float = Field(ge=0)
     # Validation accuracy this close to the zero-channel level counts as recovered.
-    accuracy_tolerance: float = Field(ge=0)
+    accuracy_tolerance: float = Field(ge=0, le=1)
     # Validation accuracy within this much of chance counts as "at chance".
-    chance_margin: float = Field(ge=0)
+    chance_margin: float = Field(ge=0, le=1)
     # Final validation cross-entropy this far above its minimum counts as overfitting.
     overfit_tolerance: float = Field(ge=0)
 
 
 class Params(Section):
-    seed: int = Field(ge=0)
+    seed: int = Field(ge=0, lt=2**32)  # NumPy and scikit-learn take seeds below 2**32
     task: TaskParams
     collect: CollectParams
     split: SplitParams
@@ -238,13 +271,46 @@ class Params(Section):
         return self.studies[self.task.dataset]
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML as DVC reads it (1e-3 is a number, YAML 1.2), and a repeated key is an error, not an overwrite."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                repeated = key in seen
+            except TypeError:  # an unhashable key: SafeLoader says so
+                continue
+            if repeated:
+                raise yaml.YAMLError(f"key {key!r} appears twice (line {key_node.start_mark.line + 1})")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+                              list("-+0123456789"))
+
+
+def _key(loc) -> str:
+    """('overfit', 'units', 0) -> overfit.units[0]; pydantic's union branch tags (list[str]) are left out."""
+    parts = [part for part in loc if isinstance(part, int) or "[" not in part]
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts).lstrip(".")
+
+
 def _describe(error: dict) -> str:
-    key = ".".join(str(part) for part in error["loc"])
+    key = _key(error["loc"])
+    if error["loc"] and error["loc"][-1] == "[key]":  # a mapping key outside its allowed names (studies.<dataset>)
+        return f"unknown key '{_key(error['loc'][:-1])}': {error['msg']}"
     if error["type"] == "missing":
         return f"missing key '{key}'"
     if error["type"] == "extra_forbidden":
         return f"unknown key '{key}'"
-    return f"bad value for '{key}': {error['msg']}" if key else error["msg"]
+    if not key:
+        return error["msg"]
+    value = error.get("input")
+    got = "" if isinstance(value, (dict, list)) or len(repr(value)) > 40 else f", got {value!r}"
+    return f"bad value for '{key}': {error['msg']}{got}"
 
 
 def load_params(path=PARAMS_FILE) -> Params:
@@ -253,7 +319,7 @@ def load_params(path=PARAMS_FILE) -> Params:
     if not path.exists():
         raise PipelineError(f"{path} not found: run the stages from the project root")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_Loader)
     except yaml.YAMLError as error:
         raise PipelineError(f"{path} is not valid YAML: {str(error).splitlines()[0]}") from None
     if not isinstance(raw, dict):
@@ -262,5 +328,6 @@ def load_params(path=PARAMS_FILE) -> Params:
         return Params.model_validate(raw)
     except ValidationError as error:
         problems = error.errors()
-        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        keys = {_key(problem["loc"]) for problem in problems}  # a union reports each of its branches
+        more = f" (and {len(keys) - 1} more problem(s))" if len(keys) > 1 else ""
         raise PipelineError(f"{path}: {_describe(problems[0])}{more}; fix it and rerun") from None

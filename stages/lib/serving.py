@@ -5,9 +5,14 @@
     POST /v1/models/<name>:predict    {"instances": [...]} -> {"predictions": [...]}
 
 Bad requests get a 4xx status and {"error": "..."}, as TensorFlow Serving answers; a request
-never reaches the model unless every instance has the model's shape and type.
+never reaches the model unless every instance has the model's shape and type. A server fault
+gets 500 and {"error": "..."}, its traceback only in the server's log. Hostile clients are cut
+off: a body is counted while it is read and refused with 413 past the limit, and a request
+whose headers or body do not arrive within the request timeout is dropped.
 """
+import asyncio
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +23,27 @@ from stages.lib.features import MISSING_CATEGORY
 
 VERSION = "1"
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+SERVER_FAULT = "internal server error; the server's log has the details"
 
 
 class BadRequest(Exception):
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
         self.status = status
+
+
+def _show(value, limit: int = 60) -> str:
+    """A client's value in a message, cut short: it may be megabytes long."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _utf8(text: str, where: str) -> str:
+    try:
+        text.encode("utf-8")  # JSON's "\ud800" escapes give lone surrogates, which no model input can hold
+    except UnicodeEncodeError:
+        raise BadRequest(f"{where} holds a lone surrogate (\\ud800-\\udfff): send valid Unicode") from None
+    return text
 
 
 def _numbers(instances: list, shape: list) -> np.ndarray:
@@ -59,6 +79,7 @@ def _texts(instances: list) -> np.ndarray:
     for index, instance in enumerate(instances):
         if not isinstance(instance, str):
             raise BadRequest(f"instance {index} is not a string: send one text per instance")
+        _utf8(instance, f"instance {index}")
     return np.asarray(instances, dtype=object)
 
 
@@ -67,28 +88,33 @@ def _column_value(value, dtype: str, where: str):
         if value is None or (isinstance(value, float) and value != value):  # null or NaN: missing
             return np.nan
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) <= _FLOAT32_MAX:
-            raise BadRequest(f"{where}: {value!r} is not a number (send a number, or null when missing)")
+            raise BadRequest(f"{where}: {_show(value)} is not a number within float32 "
+                             "(send a number, or null when missing)")
         return value
     if value is None:
         return MISSING_CATEGORY
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise BadRequest(f"{where}: {value!r} is not a category (send a string, or null when missing)")
-    return str(value)
+    if isinstance(value, bool):  # collect turns a column of booleans into the categories "true" and "false"
+        return "true" if value else "false"
+    if not isinstance(value, (str, int, float)):
+        raise BadRequest(f"{where}: {_show(value)} is not a category (send a string, or null when missing)")
+    return _utf8(value, where) if isinstance(value, str) else str(value)
 
 
-def _columns(instances: list, columns: list) -> dict:
-    """Tables: every instance a JSON object with a value (or null) for every column."""
-    known = {c["column"] for c in columns}
+def _columns(instances: list, columns: list, ignored: list = ()) -> dict:
+    """Tables: every instance a JSON object with a value (or null) for every column; the columns collect
+    left out of the features (ids, names, the time column) may be present and are not read."""
+    known = {c["column"] for c in columns} | set(ignored)
     values = {c["input"]: [] for c in columns}
     for index, instance in enumerate(instances):
         if not isinstance(instance, dict):
             raise BadRequest(f"instance {index} is not a JSON object of column: value")
         missing = [c["column"] for c in columns if c["column"] not in instance]
         if missing:
-            raise BadRequest(f"instance {index} lacks column(s) {missing[:5]}: send null for a missing value")
+            raise BadRequest(f"instance {index} lacks column(s) {_show(missing[:5], 200)}: "
+                             "send null for a missing value")
         unknown = sorted(set(instance) - known)
         if unknown:
-            raise BadRequest(f"instance {index} has unknown column(s) {unknown[:5]}")
+            raise BadRequest(f"instance {index} has unknown column(s) {_show(unknown[:5], 200)}")
         for c in columns:
             values[c["input"]].append(_column_value(instance[c["column"]], c["dtype"],
                                                     f"instance {index}, column {c['column']!r}"))
@@ -105,6 +131,9 @@ def parse_request(body: bytes, signature: dict, max_batch: int):
         raise BadRequest(f"malformed JSON: {error}") from None
     except RecursionError:
         raise BadRequest("malformed JSON: nested too deeply") from None
+    except ValueError:  # Python refuses to parse an integer literal this long (a denial-of-service guard)
+        raise BadRequest(f"a number in the body has more than {sys.get_int_max_str_digits()} digits: "
+                         "send numbers within float32") from None
     if not isinstance(request, dict) or "instances" not in request:
         raise BadRequest('the request must be a JSON object with "instances": a list of inputs')
     instances = request["instances"]
@@ -118,8 +147,35 @@ def parse_request(body: bytes, signature: dict, max_batch: int):
     if spec["name"] == "text":
         return _texts(instances)
     if spec["name"] == "columns":
-        return _columns(instances, spec["columns"])
+        return _columns(instances, spec["columns"], spec.get("ignored", []))
     return _numbers(instances, spec["shape"])
+
+
+def check_predictions(outputs: np.ndarray) -> None:
+    """422 naming the instances whose predictions are NaN or infinite (inputs far outside the training data's
+    range overflow float32 inside the model), rather than a response that is not JSON."""
+    bad = np.flatnonzero(~np.isfinite(outputs.reshape(len(outputs), -1)).all(axis=1))
+    if len(bad):
+        raise BadRequest(f"instance(s) {bad[:5].tolist()}{' and more' if len(bad) > 5 else ''}: the model's "
+                         "prediction is not finite; the input is far outside the range of the training data", 422)
+
+
+def is_json(content_type) -> bool:
+    """Whether a Content-Type header names JSON; a request without one is taken as JSON, as TensorFlow
+    Serving takes it."""
+    return content_type is None or content_type.split(";")[0].strip().lower() == "application/json"
+
+
+async def read_body(chunks, limit: int) -> bytes:
+    """The body from an async iterator of chunks, refused with 413 as soon as it passes `limit` bytes: a
+    chunked body declares no length, so the count is the only guard."""
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            raise BadRequest(f"request body of more than {limit} bytes; at most {limit} "
+                             "(serve.max_body_bytes): send fewer instances per request", 413)
+    return bytes(body)
 
 
 def read_signature(folder) -> dict:
@@ -136,19 +192,32 @@ def load_saved_model(folder):
     return tf.saved_model.load(str(Path(folder) / "saved_model"))
 
 
-def create_app(folder, model_name: str, max_batch: int, max_body_bytes: int):
+def create_app(folder, model_name: str, max_batch: int, max_body_bytes: int, request_timeout: float,
+               docs: bool = False):
+    """The server of the model exported in `folder`."""
+    return build_app(read_signature(folder), load_saved_model(folder), model_name, max_batch, max_body_bytes,
+                     request_timeout, docs)
+
+
+def build_app(signature: dict, model, model_name: str, max_batch: int, max_body_bytes: int,
+              request_timeout: float, docs: bool = False):
+    """The FastAPI app around `model` (anything with .serve(batch) -> a tensor). /docs and /openapi.json
+    exist only with `docs`."""
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException
+    from starlette.requests import ClientDisconnect
+    from starlette.responses import Response
 
-    signature = read_signature(folder)
-    model = load_saved_model(folder)
-    app = FastAPI(title=f"{model_name} (TensorFlow Serving REST API)")
+    app = FastAPI(title=f"{model_name} (TensorFlow Serving REST API)", docs_url="/docs" if docs else None,
+                  redoc_url="/redoc" if docs else None, openapi_url="/openapi.json" if docs else None)
 
-    def error(message: str, status: int) -> JSONResponse:
-        return JSONResponse({"error": message}, status_code=status)
+    def error(message: str, status: int, close: bool = False) -> Response:
+        # ASCII JSON: a message may quote the client's text, lone surrogates included. `close` for an answer
+        # given before the body was read: the connection cannot carry another request.
+        return Response(json.dumps({"error": message}), status, {"Connection": "close"} if close else None,
+                        media_type="application/json")
 
     @app.exception_handler(HTTPException)
     async def http_error(request, exc):  # unknown paths and methods, in TensorFlow Serving's error shape
@@ -158,9 +227,13 @@ def create_app(folder, model_name: str, max_batch: int, max_body_bytes: int):
     async def validation_error(request, exc):
         return error(str(exc), 400)
 
-    def check_name(name: str):
+    @app.exception_handler(Exception)
+    async def server_fault(request, exc):  # Starlette re-raises it afterwards, so uvicorn logs the traceback
+        return error(SERVER_FAULT, 500)
+
+    def check_name(name: str, close: bool = False):
         if name != model_name:
-            return error(f"Servable not found for request: Latest({name})", 404)
+            return error(f"Servable not found for request: Latest({_show(name)})", 404, close)
         return None
 
     @app.get("/v1/models/{name}")
@@ -174,23 +247,80 @@ def create_app(folder, model_name: str, max_batch: int, max_body_bytes: int):
 
     @app.post("/v1/models/{name}:predict")
     async def predict(name: str, request: Request):
-        missing = check_name(name)
+        missing = check_name(name, close=True)
         if missing:
             return missing
+        content_type = request.headers.get("content-type")
+        if not is_json(content_type):
+            return error(f"Content-Type {_show(content_type)}: send the body as JSON with "
+                         "Content-Type: application/json", 415, close=True)
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_body_bytes:
-            return error(f"request body of {declared} bytes; at most {max_body_bytes}", 413)
-        body = await request.body()
-        if len(body) > max_body_bytes:
-            return error(f"request body of {len(body)} bytes; at most {max_body_bytes}", 413)
+            return error(f"request body of {declared} bytes; at most {max_body_bytes} (serve.max_body_bytes): "
+                         "send fewer instances per request", 413, close=True)
+        try:
+            async with asyncio.timeout(request_timeout):
+                body = await read_body(request.stream(), max_body_bytes)
+        except BadRequest as bad:
+            return error(str(bad), bad.status, close=True)
+        except TimeoutError:
+            return error(f"the request body did not arrive within {request_timeout:g} s "
+                         "(serve.request_timeout_seconds)", 408, close=True)
+        except ClientDisconnect:
+            return error("the client closed the connection before sending the body", 400, close=True)
         try:
             batch = parse_request(body, signature, max_batch)
+            outputs = await run_in_threadpool(lambda: model.serve(batch).numpy())  # keeps the server answering
+            check_predictions(outputs)
         except BadRequest as bad:
             return error(str(bad), bad.status)
-        outputs = await run_in_threadpool(lambda: model.serve(batch).numpy())  # keeps the server answering
-        return {"predictions": outputs.tolist()}
+        return Response(json.dumps({"predictions": outputs.tolist()}), media_type="application/json")
 
     return app
+
+
+def http_protocol(request_timeout: float):
+    """uvicorn's h11 protocol, closing a connection on which no complete request arrives within
+    `request_timeout` seconds of connecting or of the previous answer. uvicorn alone waits forever for
+    headers sent a byte at a time, and for the rest of a body it has already answered."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Protocol(H11Protocol):
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            self.deadline = self.loop.call_later(request_timeout, self.expire)
+
+        def on_response_complete(self):
+            super().on_response_complete()
+            self.deadline.cancel()
+            self.deadline = self.loop.call_later(request_timeout, self.expire)
+
+        def connection_lost(self, exc):
+            self.deadline.cancel()
+            super().connection_lost(exc)
+
+        def expire(self):
+            if self.cycle is None or self.cycle.response_complete:  # a request being answered has its own deadline
+                self.transport.close()
+
+        def send_400_response(self, msg: str):  # malformed HTTP, answered as uvicorn does but in the error shape
+            import h11
+
+            body = json.dumps({"error": f"malformed HTTP request: {msg}"}).encode()
+            headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)),
+                       (b"connection", b"close")]
+            for event in (h11.Response(status_code=400, headers=headers), h11.Data(data=body), h11.EndOfMessage()):
+                self.transport.write(self.conn.send(event))
+            self.transport.close()
+
+    return Protocol
+
+
+def run(app, host: str, port: int, request_timeout: float) -> None:
+    """Serve `app` until Ctrl-C."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="warning", http=http_protocol(request_timeout))
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -184,6 +184,12 @@ def verdict_word(verdict: dict) -> str:
     return {True: "held", False: "did not hold", None: "not applicable"}[verdict["held"]]
 
 
+def as_targets(task: dict, y: np.ndarray) -> np.ndarray:
+    """Labels shaped like the model's output: a sigmoid's (n, 1) column for a binary task. Keras'
+    cross-entropy metric, unlike the loss, refuses labels of shape (n,) against it."""
+    return y.reshape(-1, 1) if task["output_units"] == 1 else y
+
+
 def run_study(study: Study, task: dict, train, validation, settings, seed: int) -> tuple:
     """Train every variant; returns (histories by variant, verdict dict).
 
@@ -205,10 +211,11 @@ def run_study(study: Study, task: dict, train, validation, settings, seed: int) 
         print(f"study {study.name}: variant {variant.name}")
         (x_train, y_train), (x_val, y_val) = prepare_data(variant, train, validation, seed, settings.mi_threshold)
         training = settings.model_copy(update={"learning_rate": variant.learning_rate or settings.learning_rate})
-        model, history = fit_mlp(task, (x_train, y_train), (x_val, y_val), training, seed, list(variant.units),
-                                 l1=variant.l1, l2=variant.l2, dropout=variant.dropout, patience=variant.patience,
-                                 verbose=0, cross_entropy=True)
-        restored = float(model.evaluate(x_val, y_val, verbose=0)[0]) if variant.patience else float("nan")
+        model, history = fit_mlp(task, (x_train, as_targets(task, y_train)), (x_val, as_targets(task, y_val)),
+                                 training, seed, list(variant.units), l1=variant.l1, l2=variant.l2,
+                                 dropout=variant.dropout, patience=variant.patience, verbose=0, cross_entropy=True)
+        restored = (float(model.evaluate(x_val, as_targets(task, y_val), verbose=0)[0]) if variant.patience
+                    else float("nan"))
         histories[variant.name] = history.assign(restored_val_loss=restored, patience=variant.patience or 0,
                                                  chance=chance_level(task, y_train))
     return histories, {"claim": study.claim, **study.verdict(histories, settings)}

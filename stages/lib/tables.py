@@ -3,6 +3,7 @@
 Everything here turns a user's file into (x, y, details) for collect, or stops with a
 one-line message naming the file, the column and what to do.
 """
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,23 @@ from stages.lib.sources import sha256_of_file
 MAX_CLASSES_FOR_AUTO = 20
 # A column whose values are at least this share numbers is meant to be numeric: its other values are typos.
 MOSTLY_NUMBERS = 0.9
+# The largest magnitude the models' float32 features can hold.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# collect.table.exclude: auto. A column with fewer distinct values than this is never taken for an id or free text.
+MIN_DISTINCT_FOR_ID = 20
+# A text column with at least this many distinct values per present value is free text or an id:
+# most of its categories occur once or twice, one-hot columns no training fold can learn from.
+FREE_TEXT_DISTINCT_SHARE = 0.5
+# A text column whose values are at least this share dates is a date column.
+MOSTLY_DATES = 0.9
+DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
 
 
-def read_table_file(path) -> pd.DataFrame:
-    """A CSV or parquet file as a frame; missing, empty or unreadable files stop collect."""
+def read_table_file(path, missing_values=()) -> pd.DataFrame:
+    """A CSV or parquet file as a frame; missing, empty or unreadable files stop collect.
+
+    Only empty cells (parquet: nulls) are missing, plus the cells equal to one of `missing_values`
+    (e.g. "?" or -999): "NA" or "None" can be a country code or a category."""
     path = Path(path)
     if not path.exists():
         raise PipelineError(f"{path} not found: set collect.table.path (or collect.text.path) in params.yaml "
@@ -26,14 +40,28 @@ def read_table_file(path) -> pd.DataFrame:
     if path.is_dir() or path.stat().st_size == 0:
         what = "a folder" if path.is_dir() else "empty"
         raise PipelineError(f"{path} is {what}: point params.yaml at a CSV or parquet file with a header row and data")
+    parquet = path.suffix.lower() in (".parquet", ".pq")
+    markers = [""] + [str(m) for m in missing_values]
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
+        if parquet:
+            frame = pd.read_parquet(path).reset_index(drop=True)
         else:
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, keep_default_na=False, na_values=markers)
+            header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0]
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, ValueError) as error:
         kind = path.suffix.lstrip(".") or "CSV"
         raise PipelineError(f"{path} cannot be read as {kind} ({str(error).splitlines()[0]}): fix the file") from None
+    if parquet:
+        numbers = _as_numbers(pd.Series(markers, dtype=object)).dropna().tolist()
+        for name in frame.columns:
+            column = frame[name]
+            if not pd.api.types.is_bool_dtype(column):
+                frame[name] = column.mask(column.isin(numbers if pd.api.types.is_numeric_dtype(column) else markers))
+    else:
+        repeated = sorted({name for name in header if name and (header == name).sum() > 1})
+        if repeated:
+            raise PipelineError(f"{path} has duplicated column header(s) {repeated}: give every column its own name "
+                                "(rename or delete the repeats)")
     if frame.empty:
         raise PipelineError(f"{path} has a header but no rows: add data to it")
     return frame
@@ -50,10 +78,22 @@ def _as_numbers(column: pd.Series) -> pd.Series:
     return pd.to_numeric(column, errors="coerce")
 
 
+def _first(column: pd.Series, bad: pd.Series) -> tuple:
+    """(row number in the file, 1 for the first data row; the value) of the first bad cell."""
+    position = bad.to_numpy().nonzero()[0][0]
+    return column.index[position] + 1, column.iloc[position]
+
+
 def _first_unparseable(column: pd.Series) -> tuple:
-    bad = column.notna() & _as_numbers(column).isna()
-    row = bad.to_numpy().nonzero()[0][0]
-    return row, column.iloc[row]
+    return _first(column, column.notna() & _as_numbers(column).isna())
+
+
+def _is_boolean(column: pd.Series) -> bool:
+    """True/False values (a parquet bool, or a CSV column of True/False with gaps, which pandas keeps as objects)."""
+    if pd.api.types.is_bool_dtype(column):
+        return True
+    present = column.dropna()
+    return column.dtype == object and len(present) > 0 and present.map(lambda v: isinstance(v, (bool, np.bool_))).all()
 
 
 def column_roles(frame: pd.DataFrame, numeric, categorical, path) -> dict:
@@ -70,10 +110,10 @@ def column_roles(frame: pd.DataFrame, numeric, categorical, path) -> dict:
         if name in (numeric or []):
             if (column.notna() & _as_numbers(column).isna()).any():
                 row, value = _first_unparseable(column)
-                raise PipelineError(f"{path}: column {name!r} is listed as numeric but {value!r} (row {row + 1}) "
-                                    "is not a number: fix the value")
+                raise PipelineError(f"{path}: column {name!r} is listed as numeric but {value!r} (row {row}) "
+                                    "is not a number: fix the value, or add it to collect.table.missing_values")
             roles["numeric"].append(name)
-        elif name in (categorical or []) or pd.api.types.is_bool_dtype(column):
+        elif name in (categorical or []) or _is_boolean(column):
             roles["categorical"].append(name)
         elif pd.api.types.is_numeric_dtype(column):
             roles["numeric"].append(name)
@@ -82,8 +122,9 @@ def column_roles(frame: pd.DataFrame, numeric, categorical, path) -> dict:
             if len(present) and _as_numbers(present).notna().mean() >= MOSTLY_NUMBERS:
                 row, value = _first_unparseable(column)
                 raise PipelineError(
-                    f"{path}: column {name!r} holds numbers but {value!r} (row {row + 1}) does not parse: fix the value, "
-                    "or list the column in collect.table.categorical")
+                    f"{path}: column {name!r} holds numbers but {value!r} (row {row}) does not parse: fix the value, "
+                    "add it to collect.table.missing_values if it marks a gap, or list the column in "
+                    "collect.table.categorical")
             roles["categorical"].append(name)
     return roles
 
@@ -104,10 +145,14 @@ def encode_target(target: pd.Series, problem: str, path, name: str) -> tuple:
         numbers = _as_numbers(target)
         if numbers.isna().any():
             row, value = _first_unparseable(target)
-            raise PipelineError(f"{path}: regression target {name!r} has {value!r} (row {row + 1}), not a number: "
+            raise PipelineError(f"{path}: regression target {name!r} has {value!r} (row {row}), not a number: "
                                 "fix it or set task.problem")
+        _require_float32_range(numbers, path, name)
         return numbers.to_numpy(dtype=np.float64), []
-    labels = target.to_numpy() if pd.api.types.is_numeric_dtype(target) else target.astype(str).to_numpy()
+    if _is_boolean(target):
+        labels = categories(target).to_numpy(dtype=str)
+    else:
+        labels = target.to_numpy() if pd.api.types.is_numeric_dtype(target) else target.astype(str).to_numpy()
     names, codes = np.unique(labels, return_inverse=True)
     if len(names) < 2:
         raise PipelineError(f"{path}: target column {name!r} has a single class {names[0]!r}: "
@@ -123,14 +168,82 @@ def parse_time(column: pd.Series, path, name: str) -> pd.Series:
         parsed = pd.to_datetime(column, errors="coerce", format="mixed")
     bad = parsed.isna()
     if bad.any():
-        row = bad.to_numpy().nonzero()[0][0]
-        raise PipelineError(f"{path}: time column {name!r} has {column.iloc[row]!r} (row {row + 1}), which is not a time: "
+        row, value = _first(column, bad)
+        raise PipelineError(f"{path}: time column {name!r} has {value!r} (row {row}), which is not a time: "
                             "use ISO dates (2024-01-31) or numbers, or set collect.table.time_column: null")
     return parsed
 
 
+def _require_float32_range(numbers: pd.Series, path, name: str) -> None:
+    """Infinity, or a number too large for float32 (1e400 reads as infinity), stops collect naming the cell."""
+    bad = numbers.abs() > FLOAT32_MAX  # False for NaN
+    if bad.any():
+        row, value = _first(numbers, bad)
+        raise PipelineError(f"{path}: column {name!r} has {value} (row {row}), infinite or beyond float32's "
+                            f"±{FLOAT32_MAX:.1e}: fix the value, or empty the cell if it is unknown")
+
+
+def categories(column: pd.Series) -> pd.Series:
+    """A categorical column as strings (gaps stay missing); True/False become "true"/"false"."""
+    if _is_boolean(column):
+        return column.map({True: "true", False: "false"}).astype("string")
+    return column.astype("string")
+
+
+def _looks_like_dates(present: pd.Series) -> bool:
+    text = present.astype(str)
+    matches = text[text.str.contains(DATE)]
+    if len(matches) < MOSTLY_DATES * len(text):
+        return False
+    return pd.to_datetime(matches, errors="coerce", format="mixed").notna().sum() >= MOSTLY_DATES * len(text)
+
+
+def _exclusion_reason(column: pd.Series, numeric: bool):
+    """Why a column cannot be a feature (None: it can): a constant, dates, an id or free text."""
+    present = column.dropna()
+    if column.nunique(dropna=False) == 1:
+        return "constant: the same value in every row"
+    distinct = present.nunique()
+    if numeric:
+        values = np.sort(present.to_numpy(dtype=np.float64))
+        if distinct < len(column) or distinct < MIN_DISTINCT_FOR_ID or (values != np.round(values)).any():
+            return None
+        steps = np.diff(values)
+        # A row counter: distinct integers evenly spaced (a few rows dropped leave a few wider steps).
+        if steps.mean() <= 1.1 * steps.min():
+            return "an identifier: distinct integers stepping like a row counter"
+        return None
+    if _is_boolean(column):
+        return None
+    if _looks_like_dates(present):
+        return ("dates: name it in collect.table.time_column for a time-ordered split, or derive numeric "
+                "features (year, month, weekday) from it")
+    if distinct >= MIN_DISTINCT_FOR_ID and distinct >= FREE_TEXT_DISTINCT_SHARE * len(present):
+        return f"free text or an identifier: {distinct} distinct values in {len(present)} rows"
+    return None
+
+
+def columns_to_exclude(features: pd.DataFrame, roles: dict, named: list) -> dict:
+    """collect.table.exclude: auto. {column: why} for the columns that cannot be features; a column
+    named in collect.table.numeric or categorical is kept."""
+    reasons = {}
+    for name in roles["numeric"] + roles["categorical"]:
+        reason = None if name in named else _exclusion_reason(features[name], name in roles["numeric"])
+        if reason:
+            reasons[name] = reason
+    return reasons
+
+
+def exclusion_notice(excluded: dict) -> str:
+    """One line saying which columns were left out of the features and why, and how to choose otherwise."""
+    listed = "; ".join(f"{name!r} ({why})" for name, why in excluded.items())
+    return (f"collect: left {len(excluded)} column(s) out of the features: {listed}; to choose, set "
+            "collect.table.exclude (a list of columns, [] keeps all) or name a column in collect.table.numeric/categorical")
+
+
 def _drop_unlabelled(frame: pd.DataFrame, target: str, path) -> tuple:
-    labelled = frame[frame[target].notna()].reset_index(drop=True)
+    # The index stays the row's position in the file, so that errors can name it.
+    labelled = frame[frame[target].notna()]
     if labelled.empty:
         raise PipelineError(f"{path}: target column {target!r} is empty in every row: fill it in")
     return labelled, len(frame) - len(labelled)
@@ -139,30 +252,43 @@ def _drop_unlabelled(frame: pd.DataFrame, target: str, path) -> tuple:
 def load_table(source, problem: str) -> tuple:
     """(x frame of feature and time columns, y, details for the manifest) from collect.table."""
     path = source.path
-    frame = read_table_file(path)
+    frame = read_table_file(path, source.missing_values)
     _require_columns(frame, [source.target], path, "collect.table.target")
     if source.time_column:
         _require_columns(frame, [source.time_column], path, "collect.table.time_column")
+    listed = source.exclude if isinstance(source.exclude, list) else []
+    _require_columns(frame, listed, path, "collect.table.exclude")
     frame, unlabelled = _drop_unlabelled(frame, source.target, path)
+    frame = frame.drop(columns=listed)
     empty = [name for name in frame.columns if frame[name].isna().all()]
     if empty:
-        raise PipelineError(f"{path}: column {empty[0]!r} is entirely missing: drop it from the file")
+        raise PipelineError(f"{path}: column {empty[0]!r} is entirely missing: drop it from the file, "
+                            "or name it in collect.table.exclude")
     features = frame.drop(columns=[source.target] + ([source.time_column] if source.time_column else []))
     if features.empty:
         raise PipelineError(f"{path} has no feature columns besides the target: add some")
     roles = column_roles(features, source.numeric, source.categorical, path)
+    excluded = dict.fromkeys(listed, "named in collect.table.exclude")
+    if source.exclude == "auto":
+        excluded = columns_to_exclude(features, roles, (source.numeric or []) + (source.categorical or []))
+        roles = {role: [name for name in names if name not in excluded] for role, names in roles.items()}
+        if not roles["numeric"] + roles["categorical"]:
+            raise PipelineError(f"{path}: every feature column was excluded ({', '.join(excluded)}): name the "
+                                "columns to use in collect.table.numeric or categorical, or set collect.table.exclude")
     x = features[roles["numeric"] + roles["categorical"]].copy()
     for name in roles["numeric"]:
         x[name] = _as_numbers(x[name]).astype(np.float64)
+        _require_float32_range(x[name], path, name)
     for name in roles["categorical"]:
-        x[name] = x[name].astype("string")
+        x[name] = categories(x[name])
     if source.time_column:
         x[source.time_column] = parse_time(frame[source.time_column], path, source.time_column)
     problem = infer_problem(frame[source.target]) if problem == "auto" else problem
     y, class_names = encode_target(frame[source.target], problem, path, source.target)
-    return x, y, {
+    return x.reset_index(drop=True), y, {
         "problem": problem, "file": str(path), "file_sha256": sha256_of_file(path), "target": source.target,
         "time_column": source.time_column, "columns": roles, "class_names": class_names, "rows_without_target_dropped": unlabelled,
+        "excluded": excluded,
     }
 
 

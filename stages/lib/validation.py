@@ -25,6 +25,46 @@ class Check:
     index_columns: list = field(default_factory=list)
 
 
+# What to do when an expectation fails, stored as its GX `notes` (Data Docs show them): each names the
+# params key that relaxes the check, or says that none does.
+FIX_COLLECT = "rebuild the raw data with `dvc repro collect` (no params key relaxes this)"
+HINTS = {
+    "empty_column": "a column without values: drop it or exclude it with collect.table.exclude",
+    "role": "a column whose values do not fit its role: set it in collect.table.numeric or collect.table.categorical",
+    "empty_text": "an empty text: remove it from the file in collect.text.path (no params key relaxes this)",
+    "images": f"the images differ from the published dataset: {FIX_COLLECT}",
+    "sequences": f"the token sequences differ from what collect writes: {FIX_COLLECT}",
+    "token_range": "token ids outside 0..collect.imdb.num_words - 1: the raw data was encoded with other collect.imdb "
+                   "settings; rebuild it with `dvc repro collect`",
+    "labels": f"the labels differ from the dataset's classes: {FIX_COLLECT}",
+    "finite_target": "a regression target that is not a finite number: fix or remove that row in collect.table.path "
+                     "(no params key relaxes this)",
+    "class_count": "a class is absent from a split: keep split.shuffle: true (stratified splits), use fewer "
+                   "split.folds or a larger split.test_fraction",
+    "class_gap": "a split's class proportions differ from the whole's: keep split.shuffle: true (stratified splits) "
+                 "or raise validate.max_class_proportion_gap",
+    "leakage": "the same example sits in two splits: set collect.deduplicate: true so that repeats are dropped "
+               "before the split, and rerun collect and split",
+    "arrow_of_time": "validation or test data come before training data: rebuild the split with `dvc repro split`, "
+                     "or set collect.table.time_column: null if the order does not matter",
+    "target_leakage": "a column that alone predicts the target is likely derived from it: exclude it with "
+                      "collect.table.exclude, or raise validate.max_single_feature_score if it is legitimate",
+    "drift": "the feature's distribution differs from training: raise validate.max_js_divergence, or set "
+             "validate.drift: report to report drift without failing",
+    "drift_reported": "reported, not enforced: a time-ordered split compares the past with the future; set "
+                      "validate.drift: fail to enforce validate.max_js_divergence",
+    "time_index": "the column counts up with time by a fixed step (a row id or counter), so it only encodes the time "
+                  "order and a model would extrapolate it into the future: drop it, or exclude it with "
+                  "collect.table.exclude (or set validate.time_index: report)",
+    "time_index_reported": "reported, not enforced (validate.time_index: report): the column only encodes the time "
+                           "order; drop it, or exclude it with collect.table.exclude",
+    "out_of_range": "values outside the training range, where a model extrapolates: raise "
+                    "validate.max_out_of_range_share, or set it to null to report the shares without failing",
+    "out_of_range_reported": "reported, not enforced: values outside the training range, where a model extrapolates; "
+                             "set validate.max_out_of_range_share to fail above a share",
+}
+
+
 def feature_summary(x: np.ndarray) -> pd.DataFrame:
     """One row per feature: its dtype kind, min, max and count of missing values."""
     flat = x.reshape(len(x), -1)
@@ -143,13 +183,28 @@ def _training_and_others(split: dict) -> list:
     return pairs + [("final", "test", np.asarray(split["development"]), np.asarray(split["test"]))]
 
 
-def drift(names: list, values: np.ndarray, split: dict) -> pd.DataFrame:
-    """One row per fold, compared split and feature with the Jensen-Shannon divergence from its training data."""
+# Drift must also be more than sampling noise: with a few dozen filled values, histograms of the same
+# distribution can sit 0.2 apart in Jensen-Shannon divergence.
+DRIFT_SIGNIFICANCE = 0.01
+
+
+def drift(names: list, values: np.ndarray, split: dict, max_js_divergence: float) -> pd.DataFrame:
+    """One row per fold, compared split and feature: the Jensen-Shannon divergence from its training data and,
+    where that is over max_js_divergence, the two-sample Kolmogorov-Smirnov p-value. A feature drifts when
+    both say so: a large divergence that sampling noise is unlikely to explain."""
+    from scipy.stats import ks_2samp
+
     rows = []
     for fold, name, train, other in _training_and_others(split):
         for column, feature in enumerate(names):
-            rows.append({"fold": fold, "split": name, "feature": feature,
-                         "js_divergence": js_divergence(values[train, column], values[other, column])})
+            reference, compared = values[train, column], values[other, column]
+            divergence = js_divergence(reference, compared)
+            p_value = 1.0
+            if divergence > max_js_divergence:
+                p_value = float(ks_2samp(reference[np.isfinite(reference)], compared[np.isfinite(compared)]).pvalue)
+            rows.append({"fold": fold, "split": name, "feature": feature, "js_divergence": round(divergence, 4),
+                         "ks_p_value": float(f"{p_value:.3g}"),
+                         "drifted": bool(divergence > max_js_divergence and p_value < DRIFT_SIGNIFICANCE)})
     return pd.DataFrame(rows)
 
 
@@ -162,6 +217,48 @@ def arrow_of_time(time: np.ndarray, split: dict) -> pd.DataFrame:
         rows.append({"fold": fold, "split": name, "latest_training": str(latest), "earliest": str(earliest),
                      "after_training": bool(earliest > latest)})
     return pd.DataFrame(rows)
+
+
+def out_of_range(names: list, values: np.ndarray, split: dict) -> pd.DataFrame:
+    """Per fold, compared split and feature: the share of its values outside the training data's range."""
+    rows = []
+    for fold, name, train, other in _training_and_others(split):
+        for column, feature in enumerate(names):
+            reference, compared = values[train, column], values[other, column]
+            reference, compared = reference[np.isfinite(reference)], compared[np.isfinite(compared)]
+            share = 0.0
+            if len(reference) and len(compared):
+                share = float(np.mean((compared < reference.min()) | (compared > reference.max())))
+            rows.append({"fold": fold, "split": name, "feature": feature, "out_of_range_share": share})
+    return pd.DataFrame(rows)
+
+
+# A counter may skip a few steps (rows dropped for a missing target, repeats removed).
+TIME_INDEX_STEP_SHARE = 0.9
+
+
+def time_index_columns(x: pd.DataFrame, numeric: list, time_column: str) -> pd.DataFrame:
+    """Per numeric column: does it, ordered by time, hold whole numbers that only go one way, stepping by the
+    same amount between most rows? That is a row id or counter: it encodes the time order and nothing else.
+    A trending real series (population, spending) steps irregularly and is not one."""
+    ordered = x.iloc[np.argsort(x[time_column].to_numpy(), kind="stable")]
+    rows = []
+    for name in numeric:
+        values = ordered[name].to_numpy(dtype=np.float64)
+        steps = np.diff(values)
+        step, share = 0.0, 0.0
+        whole = len(steps) > 0 and np.isfinite(values).all() and np.array_equal(values, np.round(values))
+        if whole and ((steps > 0).all() or (steps < 0).all()):
+            distinct, counts = np.unique(steps, return_counts=True)
+            step, share = float(distinct[counts.argmax()]), float(counts.max() / len(steps))
+        rows.append({"feature": name, "step": step, "step_share": share,
+                     "encodes_time_order": share >= TIME_INDEX_STEP_SHARE})
+    return pd.DataFrame(rows)
+
+
+def is_time_ordered(raw: dict, split: dict) -> bool:
+    """Whether the split runs from past to future (split files older than the flag: a time column was set)."""
+    return bool(split.get("time_ordered", bool(raw.get("time_column"))))
 
 
 def single_feature_scores(x: pd.DataFrame, y: np.ndarray, columns: dict, split: dict, problem: str,
@@ -193,71 +290,109 @@ def _schema_check(raw: dict, x, value_range: tuple):
     kind = raw["kind"]
     if kind == "table":
         return Check("schema_and_ranges", table_summary(x, raw["columns"]), [
-            gxe.ExpectColumnValuesToBeBetween(column="missing_share", max_value=0.999999),
+            gxe.ExpectColumnValuesToBeBetween(column="missing_share", max_value=0.999999, notes=HINTS["empty_column"]),
             gxe.ExpectColumnPairValuesToBeInSet(column_A="role", column_B="kind", value_pairs_set=[
-                ("numeric", "f"), ("categorical", "O")]),
+                ("numeric", "f"), ("categorical", "O")], notes=HINTS["role"]),
         ], ["column"])
     if kind == "text":
         return Check("schema_and_ranges", text_summary(x), [
-            gxe.ExpectColumnValuesToBeBetween(column="length", min_value=1),
+            gxe.ExpectColumnValuesToBeBetween(column="length", min_value=1, notes=HINTS["empty_text"]),
         ], ["example"])
     low, high = value_range
     if kind == "sequences":
         return Check("schema_and_ranges", sequence_summary(x), [
-            gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["i", "u"]),
-            gxe.ExpectColumnValuesToBeBetween(column="length", min_value=1),
-            gxe.ExpectColumnValuesToBeBetween(column="min", min_value=low),
-            gxe.ExpectColumnValuesToBeBetween(column="max", max_value=high),
+            gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["i", "u"], notes=HINTS["sequences"]),
+            gxe.ExpectColumnValuesToBeBetween(column="length", min_value=1, notes=HINTS["sequences"]),
+            gxe.ExpectColumnValuesToBeBetween(column="min", min_value=low, notes=HINTS["token_range"]),
+            gxe.ExpectColumnValuesToBeBetween(column="max", max_value=high, notes=HINTS["token_range"]),
         ], ["example"])
+    notes = HINTS["images"]
     return Check("schema_and_ranges", feature_summary(x), [
-        gxe.ExpectTableRowCountToEqual(value=int(np.prod(raw["example_shape"]))),
-        gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["f", "i", "u"]),
-        gxe.ExpectColumnValuesToBeInSet(column="missing", value_set=[0]),
-        gxe.ExpectColumnValuesToBeBetween(column="min", min_value=low),
-        gxe.ExpectColumnValuesToBeBetween(column="max", max_value=high),
+        gxe.ExpectTableRowCountToEqual(value=int(np.prod(raw["example_shape"])), notes=notes),
+        gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["f", "i", "u"], notes=notes),
+        gxe.ExpectColumnValuesToBeInSet(column="missing", value_set=[0], notes=notes),
+        gxe.ExpectColumnValuesToBeBetween(column="min", min_value=low, notes=notes),
+        gxe.ExpectColumnValuesToBeBetween(column="max", max_value=high, notes=notes),
     ], ["feature"])
+
+
+def _enforced(enforce: bool, hint: str) -> dict:
+    """An expectation's severity and notes: a reported-only one fails as a GX warning, which validate lets pass."""
+    if enforce:
+        return {"severity": "critical", "notes": HINTS[hint]}
+    return {"severity": "warning", "notes": HINTS[f"{hint}_reported"]}
+
+
+def _time_checks(raw: dict, x, split: dict, names: list, values: np.ndarray, settings) -> list:
+    """A time-ordered table: the arrow of time, counters that encode it, and values beyond the training range."""
+    import great_expectations.expectations as gxe
+
+    time_column = raw["time_column"]
+    checks = [Check("arrow_of_time", arrow_of_time(x[time_column].to_numpy(), split), [
+        gxe.ExpectColumnValuesToBeInSet(column="after_training", value_set=[True], notes=HINTS["arrow_of_time"]),
+    ], ["fold", "split", "latest_training", "earliest"])]
+    if not names:
+        return checks
+    limit = settings.max_out_of_range_share
+    return checks + [
+        Check("time_index", time_index_columns(x, names, time_column), [
+            gxe.ExpectColumnValuesToBeInSet(column="encodes_time_order", value_set=[False],
+                                            **_enforced(settings.time_index == "fail", "time_index")),
+        ], ["feature", "step", "step_share"]),
+        Check("out_of_range", out_of_range(names, values, split), [
+            gxe.ExpectColumnValuesToBeBetween(column="out_of_range_share", max_value=0.0 if limit is None else limit,
+                                              **_enforced(limit is not None, "out_of_range")),
+        ], ["fold", "split", "feature"]),
+    ]
 
 
 def build_checks(raw: dict, x, y, split, hashes, settings, value_range: tuple, classes: list, seed: int) -> list:
     """The suites: schema, targets, representativeness of splits, leakage (duplicates, arrow of
     time, target leakage) and drift between splits. `raw` is collect's manifest; `classes` the
-    labels a classification target must have."""
+    labels a classification target must have.
+
+    A time-ordered split compares the past with the future, so drift there is reported without
+    failing (validate.drift: auto), and counters of time and values beyond the training range are checked."""
     import great_expectations.expectations as gxe
 
     targets = pd.DataFrame({"example": np.arange(len(y)), "target": y})
     checks = [_schema_check(raw, x, value_range)]
     if raw["problem"] == "classification":
+        labels = HINTS["labels"]
         checks += [
             Check("targets", targets, [
-                gxe.ExpectColumnValuesToNotBeNull(column="target"),
-                gxe.ExpectColumnValuesToBeInSet(column="target", value_set=classes),
-                gxe.ExpectColumnDistinctValuesToEqualSet(column="target", value_set=classes),
+                gxe.ExpectColumnValuesToNotBeNull(column="target", notes=labels),
+                gxe.ExpectColumnValuesToBeInSet(column="target", value_set=classes, notes=labels),
+                gxe.ExpectColumnDistinctValuesToEqualSet(column="target", value_set=classes, notes=labels),
             ], ["example"]),
             Check("representativeness", class_proportions(y, split, classes), [
-                gxe.ExpectColumnValuesToBeBetween(column="count", min_value=1),
-                gxe.ExpectColumnValuesToBeBetween(column="gap", max_value=settings.max_class_proportion_gap),
+                gxe.ExpectColumnValuesToBeBetween(column="count", min_value=1, notes=HINTS["class_count"]),
+                gxe.ExpectColumnValuesToBeBetween(column="gap", max_value=settings.max_class_proportion_gap,
+                                                  notes=HINTS["class_gap"]),
             ], ["fold", "split", "class"]),
         ]
     else:
         checks.append(Check("targets", targets.assign(finite=np.isfinite(y)), [
-            gxe.ExpectColumnValuesToBeInSet(column="finite", value_set=[True]),
+            gxe.ExpectColumnValuesToBeInSet(column="finite", value_set=[True], notes=HINTS["finite_target"]),
         ], ["example"]))
     checks.append(Check("leakage", split_overlaps(hashes, split), [
-        gxe.ExpectColumnValuesToBeBetween(column="n_splits", max_value=1),
+        gxe.ExpectColumnValuesToBeBetween(column="n_splits", max_value=1, notes=HINTS["leakage"]),
     ], ["fold", "hash", "splits"]))
-    if raw.get("time_column"):
-        checks.append(Check("arrow_of_time", arrow_of_time(x[raw["time_column"]].to_numpy(), split), [
-            gxe.ExpectColumnValuesToBeInSet(column="after_training", value_set=[True]),
-        ], ["fold", "split", "latest_training", "earliest"]))
-    if raw["kind"] == "table":
-        checks.append(Check("target_leakage", single_feature_scores(x, y, raw["columns"], split, raw["problem"], seed), [
-            gxe.ExpectColumnValuesToBeBetween(column="single_feature_score", max_value=settings.max_single_feature_score),
-        ], ["feature"]))
     names, values = numeric_features(raw["kind"], x, raw.get("columns"))
+    time_ordered = is_time_ordered(raw, split)
+    if raw.get("time_column"):
+        checks += _time_checks(raw, x, split, names, values, settings)
+    if raw["kind"] == "table":
+        scores = single_feature_scores(x, y, raw["columns"], split, raw["problem"], seed)
+        checks.append(Check("target_leakage", scores, [
+            gxe.ExpectColumnValuesToBeBetween(column="single_feature_score", notes=HINTS["target_leakage"],
+                                              max_value=settings.max_single_feature_score),
+        ], ["feature"]))
     if names:
-        checks.append(Check("drift", drift(names, values, split), [
-            gxe.ExpectColumnValuesToBeBetween(column="js_divergence", max_value=settings.max_js_divergence),
-        ], ["fold", "split", "feature"]))
+        enforce = settings.drift == "fail" or (settings.drift == "auto" and not time_ordered)
+        checks.append(Check("drift", drift(names, values, split, settings.max_js_divergence), [
+            gxe.ExpectColumnValuesToBeInSet(column="drifted", value_set=[False], **_enforced(enforce, "drift")),
+        ], ["fold", "split", "feature", "js_divergence", "ks_p_value"]))
     return checks
 
 
@@ -266,7 +401,7 @@ def _describe_expectation(config) -> str:
     return f"{config.type}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
 
 
-def _offenders(result: dict, index_columns: list, limit: int = 5) -> list:
+def _offenders(result: dict, index_columns: list, limit: int = 50) -> list:
     """The rows that broke an expectation: their index columns first, then the offending value."""
     rows = result.get("unexpected_index_list") or []
     if rows:
@@ -277,10 +412,21 @@ def _offenders(result: dict, index_columns: list, limit: int = 5) -> list:
     return []
 
 
-def run_checks(checks: list, docs_dir) -> list:
-    """Run every check with Great Expectations; when all pass, render Data Docs into `docs_dir`.
+def blocking(outcomes: list) -> list:
+    """The failed expectations that stop the pipeline (the others are reported only)."""
+    return [o for o in outcomes if not o["success"] and o["severity"] == "critical"]
 
-    Returns one outcome per expectation: suite, expectation, success, offending rows.
+
+def reported(outcomes: list) -> list:
+    """The failed expectations that are reported without stopping the pipeline."""
+    return [o for o in outcomes if not o["success"] and o["severity"] != "critical"]
+
+
+def run_checks(checks: list, docs_dir) -> list:
+    """Run every check with Great Expectations; unless a critical expectation failed, render Data Docs
+    into `docs_dir`.
+
+    Returns one outcome per expectation: suite, expectation, success, severity, what to do, offending rows.
     """
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
@@ -305,41 +451,70 @@ def run_checks(checks: list, docs_dir) -> list:
             result_format={"result_format": "COMPLETE", "unexpected_index_column_names": check.index_columns},
         )
         for item in result.results:
+            config = item.expectation_config
             outcomes.append({
                 "suite": check.name,
-                "expectation": _describe_expectation(item.expectation_config),
+                "expectation": _describe_expectation(config),
                 "success": bool(item.success),
+                "severity": config.severity.value,
+                "hint": config.notes,
                 "offending": [] if item.success else _offenders(item.result, check.index_columns),
+                "offending_count": 0 if item.success else item.result.get("unexpected_count", 1),
             })
-    if all(o["success"] for o in outcomes):
+    if not blocking(outcomes):
         context.build_data_docs(site_names=["project"])
     return outcomes
 
 
+def _rows(outcome: dict, limit: int = 5) -> str:
+    rows = "; ".join(", ".join(f"{k}={v}" for k, v in row.items()) for row in outcome["offending"][:limit])
+    more = outcome["offending_count"] - min(limit, len(outcome["offending"]))
+    return (rows or "the table") + (f" and {more} more" if more > 0 else "")
+
+
 def failure_message(outcomes: list) -> str:
-    """One line naming each failed expectation and the rows (split, class, feature...) that broke it."""
-    failed = [o for o in outcomes if not o["success"]]
-    parts = []
-    for outcome in failed:
-        rows = "; ".join(", ".join(f"{k}={v}" for k, v in row.items()) for row in outcome["offending"])
-        parts.append(f"[{outcome['suite']}] {outcome['expectation']} failed for {rows or 'the table'}")
+    """One line naming each failed expectation, the rows (split, class, feature...) that broke it and what to do."""
+    failed = blocking(outcomes)
+    parts = [f"[{o['suite']}] {o['expectation']} failed for {_rows(o)}: {o['hint']}" for o in failed]
     return f"validation failed ({len(failed)} expectation(s)): " + " | ".join(parts)
 
 
-def summary_metrics(outcomes: list, checks: list) -> dict:
+def report_message(outcomes: list) -> str:
+    """One line naming what was reported without failing, by suite and feature; empty when nothing was."""
+    parts = []
+    for outcome in reported(outcomes):
+        largest = {}  # feature -> its largest offending value (the last item of a row) over folds and splits
+        for row in outcome["offending"]:
+            value = list(row.values())[-1]
+            if "feature" in row and isinstance(value, float):
+                largest[row["feature"]] = max(value, largest.get(row["feature"], value))
+        named = ", ".join(f"{feature} {value:.2f}" for feature, value in largest.items())
+        parts.append(f"[{outcome['suite']}] {named or _rows(outcome)}")
+    return "reported without failing (see reports/validation_results.json): " + " | ".join(parts) if parts else ""
+
+
+def summary_metrics(outcomes: list, checks: list, settings) -> dict:
     """Flat numbers for `dvc metrics diff`; a check that does not apply to the data is left out."""
     by_name = {check.name: check.frame for check in checks}
     summary = by_name["schema_and_ranges"]
     metrics = {
-        "success": all(o["success"] for o in outcomes),
+        "success": not blocking(outcomes),
         "expectations": len(outcomes),
-        "failed_expectations": sum(not o["success"] for o in outcomes),
+        "failed_expectations": len(blocking(outcomes)),
+        "reported_expectations": len(reported(outcomes)),
         "missing_values": int(summary["missing"].sum()) if "missing" in summary else 0,
         "cross_split_duplicates": int((by_name["leakage"]["n_splits"] > 1).sum()),
     }
     for name, column, key in (("representativeness", "gap", "max_class_proportion_gap"),
                               ("target_leakage", "single_feature_score", "max_single_feature_score"),
-                              ("drift", "js_divergence", "max_js_divergence")):
+                              ("drift", "js_divergence", "max_js_divergence"),
+                              ("out_of_range", "out_of_range_share", "max_out_of_range_share")):
         if name in by_name:
             metrics[key] = float(by_name[name][column].max())
+    if "drift" in by_name:
+        frame = by_name["drift"]
+        drifted = frame.loc[frame["drifted"], "feature"]
+        metrics["drifted_features"] = int(drifted.nunique())
+    if "time_index" in by_name:
+        metrics["time_index_columns"] = int(by_name["time_index"]["encodes_time_order"].sum())
     return metrics

@@ -1,0 +1,150 @@
+"""The benchmarks in bench/ run for real, tiny (UWF_BENCH_TINY=1: few examples, 1-2 epochs, one
+repeat), and print their figures. The figures themselves are not checked: benchmarks measure."""
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from stages.lib.params import load_params
+from tests.conftest import ROOT
+
+NUMBER = r"[\d.]+"
+
+
+def load_clone_module():
+    spec = importlib.util.spec_from_file_location("bench_clone", ROOT / "bench" / "clone.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_bench(script: str, *args: str, cwd=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "UWF_BENCH_TINY": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=cwd or ROOT, env=env,
+                          capture_output=True, text=True, timeout=1200)
+
+
+def bench(script: str, *args: str, cwd=None) -> str:
+    result = run_bench(script, *args, cwd=cwd)
+    assert result.returncode == 0, f"{script} {args} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+def assert_lines(output: str, *patterns: str) -> None:
+    """Every pattern matches a whole line of the output, in this order."""
+    lines = output.splitlines()
+    for pattern in patterns:
+        found = [i for i, line in enumerate(lines) if re.fullmatch(pattern, line)]
+        assert found, f"no line matches {pattern!r} in:\n{output}"
+        lines = lines[found[0] + 1:]
+
+
+def test_tiny_params_are_valid_params_and_keep_the_changes(tmp_path, monkeypatch):
+    clone = load_clone_module()
+    monkeypatch.setenv("UWF_BENCH_TINY", "1")
+    changes = {"task": {"dataset": "table"}, "collect": {"table": {"target": "progression"}}}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(clone.bench_params(changes)))
+    params = load_params(path)
+    assert params.task.dataset == "table" and params.collect.table.target == "progression"
+    assert params.collect.table.path == yaml.safe_load((ROOT / "params.yaml").read_text())["collect"]["table"]["path"]
+    assert params.collect.limit == 300 and params.split.protocol == "holdout"
+    assert {sizes.epochs for sizes in params.studies.values()} == {2}
+    monkeypatch.delenv("UWF_BENCH_TINY")
+    assert clone.bench_params() == yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A tiny clone after `dvc repro export`, committed, made by bench/clone.py."""
+    folder = tmp_path_factory.mktemp("bench") / "clone"
+    output = bench("clone.py", str(folder), "--repro", "export")
+    assert_lines(output, rf"fresh clone in {re.escape(str(folder))} \(tiny params\): {NUMBER} s .*",
+                 rf"dvc repro export: {NUMBER} s", rf"git commit of the results: {NUMBER} s")
+    return folder
+
+
+@pytest.mark.pipeline
+def test_clone_in_a_temporary_folder_leaves_nothing_behind():
+    output = bench("clone.py")
+    match = re.fullmatch(rf"fresh clone in (\S+) \(tiny params\): {NUMBER} s to copy the code and run git init, dvc init",
+                         output.strip())
+    assert match, output
+    assert not os.path.exists(match.group(1))
+
+
+@pytest.mark.pipeline
+def test_clone_refuses_a_folder_that_is_not_empty(tmp_path):
+    (tmp_path / "something").write_text("")
+    result = run_bench("clone.py", str(tmp_path))
+    assert result.returncode == 1 and result.stderr.strip() == f"{tmp_path} is not empty: give a new or empty folder"
+
+
+@pytest.mark.pipeline
+def test_drift_check(project):
+    output = bench("drift_check.py", "--repo", str(project))
+    drifted = rf"most drifted: \w+ \w+ {NUMBER}, \w+ \w+ {NUMBER}, \w+ \w+ {NUMBER}"
+    assert_lines(output, rf"test split as is: exit [01], 60 examples; {drifted}",
+                 rf"test split shifted: exit 1, 60 examples; {drifted}", r"  error: drift in \d+ feature\(s\) .*")
+
+
+@pytest.mark.pipeline
+def test_regularize_vs_keras(project):
+    output = bench("regularize_vs_keras.py", "--repo", str(project))
+    assert_lines(output, r"candidate '\w+' \[\d+\], 2 epochs, 1 runs each, alternating, fresh process per run",
+                 rf"pipeline fit \(stages.lib.models.fit_mlp\): median {NUMBER} s  runs \[{NUMBER}\]",
+                 rf"bare Keras script: +median {NUMBER} s  runs \[{NUMBER}\]",
+                 rf"ratio pipeline / bare: {NUMBER} \(goal <= 1.10\)")
+
+
+@pytest.mark.pipeline
+def test_review_tools(project):
+    output = bench("review_tools.py", "--repo", str(project), "--target", "export")
+    assert_lines(output, *(rf"{re.escape(name)}: median {NUMBER} s of \[{NUMBER}\]" for name in (
+        "no-op dvc status export", "no-op dvc repro export", "python -m stages.audit",
+        "python -m stages.report --base HEAD")))
+
+
+@pytest.mark.pipeline
+def test_review_tools_refuse_a_project_where_dvc_repro_would_run(project):
+    result = run_bench("review_tools.py", "--repo", str(project))  # optimize and the studies never ran there
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{project} differs from its dvc.lock, so dvc repro would not be a no-op")
+
+
+@pytest.mark.pipeline
+def test_pipeline_timing_on_a_few_stages():
+    output = bench("pipeline_timing.py", "--first", "define_task", "--then", "split")
+    assert_lines(output, rf"cold dvc repro define_task: {NUMBER} s \(goal < 120 s\)",
+                 rf"then dvc repro split: {NUMBER} s \(goal < 300 s\)",
+                 rf"no-op dvc repro split: median {NUMBER} s of \[{NUMBER}\] \(goal < 3 s\)",
+                 rf"no-op dvc status split: median {NUMBER} s of \[{NUMBER}\]")
+
+
+@pytest.mark.pipeline
+def test_examples_on_the_regression_table():
+    output = bench("examples.py", "diabetes")
+    assert_lines(output, rf"diabetes: regression, holdout \(1 folds\), test mae {NUMBER}, cross-validated {NUMBER} "
+                         rf"± {NUMBER}, baseline {NUMBER}, overfit model {NUMBER}, skill -?{NUMBER}; "
+                         rf"validation max JS {NUMBER}; cold dvc repro evaluate \d+ s")
+
+
+def test_examples_refuse_an_unknown_example():
+    result = run_bench("examples.py", "diabets")
+    assert result.returncode == 2 and "unknown example(s) ['diabets']: choose from breast_cancer" in result.stderr
+
+
+@pytest.mark.pipeline
+@pytest.mark.parametrize("dataset", ["mnist", "imdb"])
+def test_full_size(dataset):
+    output = bench("full_size.py", dataset)
+    assert_lines(output, rf"{dataset}: synthetic {dataset}.npz of {NUMBER} MB",
+                 *(rf"  {stage:<12} peak RSS +\d+ MB" for stage in ("collect", "define_task", "split", "validate",
+                                                                     "vectorize")),
+                 rf"  pipeline fit +median +{NUMBER} s/epoch of 1 runs, peak RSS +\d+ MB",
+                 rf"  bare book script +median +{NUMBER} s/epoch of 1 runs, peak RSS +\d+ MB",
+                 rf"  ratio pipeline / bare per epoch: {NUMBER} \(goal <= 1.10\)")
