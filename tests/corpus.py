@@ -197,7 +197,7 @@ def churn(rng, n: int = 1200) -> pd.DataFrame:
     total = np.where(tenure == 0, " ", [f"{t * m * rng.uniform(0.95, 1.05):.2f}" for t, m in zip(tenure, monthly)])
     score = (1.5 * (contract == "Month-to-month") + 0.8 * (internet == "Fiber optic")
              + 0.6 * (payment == "Electronic check")
-             - 0.04 * tenure + 0.5 * (services["TechSupport"] == "No") + rng.gumbel(0, 1, n))
+             - 0.04 * tenure + 0.5 * (services["TechSupport"] == "No") + rng.gumbel(0, 0.5, n))
     churned = np.zeros(n, dtype=bool)
     churned[np.argsort(-score)[:round(n / 21)]] = True  # one churner for every twenty who stay
     return pd.DataFrame({

@@ -58,6 +58,9 @@ def test_tiny_params_are_valid_params_and_keep_the_changes(tmp_path, monkeypatch
     assert clone.bench_params() == yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
+SHARES_THE_CLONE = pytest.mark.xdist_group("bench_clone")  # the tests on one tiny clone run on one worker
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     """A tiny clone after `dvc repro export`, committed, made by bench/clone.py."""
@@ -85,6 +88,7 @@ def test_clone_refuses_a_folder_that_is_not_empty(tmp_path):
 
 
 @pytest.mark.pipeline
+@SHARES_THE_CLONE
 def test_drift_check(project):
     output = bench("drift_check.py", "--repo", str(project))
     drifted = rf"most drifted: \w+ \w+ {NUMBER}, \w+ \w+ {NUMBER}, \w+ \w+ {NUMBER}"
@@ -93,6 +97,7 @@ def test_drift_check(project):
 
 
 @pytest.mark.pipeline
+@SHARES_THE_CLONE
 def test_regularize_vs_keras(project):
     output = bench("regularize_vs_keras.py", "--repo", str(project))
     assert_lines(output, r"candidate '\w+' \[\d+\], 2 epochs, 1 runs each, alternating, fresh process per run",
@@ -102,6 +107,7 @@ def test_regularize_vs_keras(project):
 
 
 @pytest.mark.pipeline
+@SHARES_THE_CLONE
 def test_review_tools(project):
     output = bench("review_tools.py", "--repo", str(project), "--target", "export")
     assert_lines(output, *(rf"{re.escape(name)}: median {NUMBER} s of \[{NUMBER}\]" for name in (
@@ -110,6 +116,7 @@ def test_review_tools(project):
 
 
 @pytest.mark.pipeline
+@SHARES_THE_CLONE
 def test_review_tools_refuse_a_project_where_dvc_repro_would_run(project):
     result = run_bench("review_tools.py", "--repo", str(project))  # optimize and the studies never ran there
     assert result.returncode == 1

@@ -17,12 +17,14 @@ import pytest
 import yaml
 
 from stages.lib import paths
+from stages.lib.artifacts import read_raw
+from stages.lib.export import as_instances, raw_batch
 from tests import corpus
 from tests.conftest import copy_pipeline
 from tests.test_pipeline_end_to_end import dvc, environment, run
 
 # Sizes that make a run cheap; everything else stays at its default.
-SMALL = {"overfit.epochs": 3, "regularize.epochs": 3, "studies.{dataset}.epochs": 3, "optimize.fine_tune_epochs": 1,
+SMALL = {"overfit.epochs": 15, "regularize.epochs": 20, "studies.{dataset}.epochs": 5, "optimize.fine_tune_epochs": 1,
          "optimize.latency_repeats": 5, "split.folds": 3, "split.repeats": 1}
 
 
@@ -117,6 +119,14 @@ def test_every_stage_runs_on_the_corpus_item(item, tmp_path, tmp_path_factory):
     assert isinstance(score, float) and np.isfinite(score)
     assert (repo / paths.EXPORT_DIR / "signature.json").exists()
     assert (repo / paths.STUDIES_SUMMARY).stat().st_size > 0
+    raw = json.loads((repo / paths.RAW_MANIFEST).read_text())
+    if item.dataset == "table" and not raw["time_column"]:
+        # The user's own test rows, as a client would send them, pass the monitor.
+        signature = json.loads((repo / paths.EXPORT_DIR / "signature.json").read_text())["input"]
+        x, _ = read_raw(repo / paths.RAW_DIR)
+        test_rows = x.iloc[json.loads((repo / paths.SPLIT).read_text())["test"]]
+        (repo / "rows.json").write_text(json.dumps({"instances": as_instances(raw_batch(test_rows, signature), signature)}))
+        assert "no drift" in run(repo, sys.executable, "-m", "stages.monitor", "rows.json")
 
 
 # The generators: as messy as the published files, and the same bytes every time.

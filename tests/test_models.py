@@ -101,5 +101,23 @@ def test_regression_model_starts_at_the_training_mean_and_tracks_mae():
     model, hist = fit_mlp(define_task("t", "regression", None, 3.0), (x[:60], y[:60]), None, settings, 0, [8],
                           verbose=0)
     assert list(hist.columns) == ["epoch", "loss", "mae"]  # no validation: a final model
-    assert model.layers[-1].activation.__name__ == "linear"
-    assert abs(float(model.predict(x[60:], verbose=0).mean()) - y[:60].mean()) < 10
+    assert model.layers[-2].activation.__name__ == "linear" and model.layers[-1].name == "target_units"
+    # Untrained layers output about 0 in standardized units: the target_units layer maps that to near the mean.
+    assert abs(float(model.predict(x[60:], verbose=0).mean()) - y[:60].mean()) < 0.5 * y[:60].std()
+
+
+def test_regression_learns_targets_of_any_scale_and_reports_them_in_their_units():
+    """House prices: trained on standardized targets, predicting and reporting in the target's own units."""
+    from stages.lib.models import fit_mlp
+    from stages.lib.params import TrainingParams
+    from stages.lib.task import define_task
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 3)).astype(np.float32)
+    y = 180_000 + 60_000 * x[:, 0] + 2_000 * rng.normal(size=300)
+    settings = TrainingParams(epochs=20, batch_size=16, optimizer="rmsprop", learning_rate=1e-3)
+    model, history = fit_mlp(define_task("t", "regression", None, 3.0), (x[:200], y[:200]), (x[200:], y[200:]),
+                             settings, 0, [16], verbose=0)
+    mae = float(np.abs(model.predict(x[200:], verbose=0).ravel() - y[200:]).mean())
+    assert mae < 0.3 * float(np.abs(y[200:] - y[:200].mean()).mean())
+    assert history["val_mae"].iloc[-1] == pytest.approx(mae, rel=1e-3)

@@ -134,6 +134,7 @@ def trained_project(folder, x, y, task: dict, sparse: bool = False, **optimize):
     from stages.lib import paths
     from stages.lib.artifacts import write_features
     from stages.lib.io import write_json
+    from stages.lib.models import seed_everything
     from tests.conftest import ROOT
 
     cut = x.shape[0] * 3 // 4
@@ -141,6 +142,7 @@ def trained_project(folder, x, y, task: dict, sparse: bool = False, **optimize):
     write_features(folder / paths.features_file("test"), x[cut:], y[cut:])
     write_json(folder / paths.TASK, {**task, "primary_metric": "accuracy", "greater_is_better": True,
                                      "secondary_metrics": []})
+    seed_everything(0)  # the same model whichever tests ran before in this process
     model = build_model(x.shape[1], task, [32], "rmsprop", 0.01, sparse=sparse)
     model.fit(x[:cut], y[:cut], epochs=5, verbose=0)
     (folder / paths.REGULARIZED_DIR).mkdir(parents=True)

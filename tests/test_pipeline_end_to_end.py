@@ -18,7 +18,7 @@ from stages.lib.io import read_npz
 from stages.lib.models import load_model
 from tests.conftest import copy_pipeline
 
-pytestmark = pytest.mark.pipeline
+pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("end_to_end")]  # one repo fixture for the module
 
 METRICS = [paths.VALIDATION, paths.BASELINE_METRICS, paths.OVERFIT_METRICS, paths.REGULARIZE_METRICS,
            paths.EVALUATE_METRICS]
@@ -249,24 +249,37 @@ def switch_task(repo: Path, dataset: str) -> None:
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-@pytest.mark.parametrize("dataset, floor", [("table", 0.9), ("text", 0.8)])
-def test_the_example_table_and_texts_run_by_changing_params_only(repo, dataset, floor):
-    switch_task(repo, dataset)  # the regression example (diabetes) runs in bench/examples.py
-    output = dvc(repo, "repro", "evaluate")
-    assert "Running stage 'collect'" in output
+def test_the_readme_s_example_table_runs_every_stage_by_changing_params_only(repo):
+    """`dvc exp run -S task.dataset=table` as the README shows it: every stage, the studies included.
+    (Texts, and messier tables, run every stage in tests/test_corpus_end_to_end.py.)"""
+    switch_task(repo, "table")
+    output = dvc(repo, "repro")
+    assert "Running stage 'collect'" in output and "Running stage 'study@dropout'" in output
     # Under 1,000 rows, auto picks iterated K-fold (here 3 folds x 1 repeat to keep the test quick).
     assert read(repo, paths.SPLIT)["protocol"] == "iterated_kfold" and read(repo, paths.REGULARIZE_METRICS)["folds"] == 3
-    assert read(repo, paths.EVALUATE_METRICS)["test_accuracy"] >= floor
+    assert read(repo, paths.EVALUATE_METRICS)["test_accuracy"] >= 0.9
     assert read(repo, paths.VALIDATION)["success"]
-    if dataset == "table":  # raw rows in, predictions out: the exported table model, then the monitor on them
-        dvc(repo, "repro", "export")
-        signature = read(repo, f"{paths.EXPORT_DIR}/signature.json")["input"]
-        assert max(read(repo, paths.EXPORT_METRICS)["max_output_difference"].values()) <= 1e-4
-        x, _ = read_raw(repo / paths.RAW_DIR)
-        rows = as_instances(raw_batch(x.iloc[read(repo, paths.SPLIT)["test"]], signature), signature)
-        (repo / "rows.json").write_text(json.dumps({"instances": rows}))
-        assert "no drift" in run(repo, sys.executable, "-m", "stages.monitor", "rows.json")
+    assert read(repo, paths.study_metrics("dropout"))["held"] in (True, False)
+    # Raw rows in, predictions out: the exported table model, then the monitor on them.
+    signature = read(repo, f"{paths.EXPORT_DIR}/signature.json")["input"]
+    assert max(read(repo, paths.EXPORT_METRICS)["max_output_difference"].values()) <= 1e-4
+    x, _ = read_raw(repo / paths.RAW_DIR)
+    rows = as_instances(raw_batch(x.iloc[read(repo, paths.SPLIT)["test"]], signature), signature)
+    (repo / "rows.json").write_text(json.dumps({"instances": rows}))
+    assert "no drift" in run(repo, sys.executable, "-m", "stages.monitor", "rows.json")
     run(repo, "git", "checkout", "params.yaml")
+
+
+def test_an_unknown_params_key_stops_dvc_repro_even_when_no_stage_reads_it(repo):
+    params = (repo / "params.yaml").read_text()
+    try:
+        (repo / "params.yaml").write_text(params + "\nsplit_protocol: kfold\n")
+        result = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=repo, env=environment(),
+                                capture_output=True, text=True)
+        assert result.returncode != 0
+        assert "error: params.yaml: unknown key 'split_protocol'; fix it and rerun" in result.stderr
+    finally:
+        (repo / "params.yaml").write_text(params)
 
 
 def test_the_lineage_shows_the_new_hash_when_the_raw_data_changes(repo):

@@ -23,6 +23,13 @@ def seed_everything(seed: int) -> None:
     tf.get_logger().setLevel("ERROR")
 
 
+def make_optimizer(name: str, learning_rate: float):
+    import keras
+
+    return {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam,
+            "sgd": keras.optimizers.SGD}[name](learning_rate=learning_rate)
+
+
 def build_model(n_features: int, task: dict, units, optimizer: str, learning_rate: float,
                 l1: float = 0.0, l2: float = 0.0, dropout: float = 0.0, sparse: bool = False,
                 cross_entropy: bool = False, output_bias: float = 0.0):
@@ -44,12 +51,11 @@ def build_model(n_features: int, task: dict, units, optimizer: str, learning_rat
             model.add(layers.Dropout(dropout))
     model.add(layers.Dense(task["output_units"], activation=task["last_layer_activation"],
                            bias_initializer=keras.initializers.Constant(output_bias)))
-    optimizers = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}
     metrics = [task["training_metric"]]
     if cross_entropy and task["problem_type"] != "regression":
         kind = keras.metrics.BinaryCrossentropy if task["output_units"] == 1 else keras.metrics.SparseCategoricalCrossentropy
         metrics.append(kind(name="cross_entropy"))
-    model.compile(optimizer=optimizers[optimizer](learning_rate=learning_rate), loss=task["loss"], metrics=metrics)
+    model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=task["loss"], metrics=metrics)
     return model
 
 
@@ -123,12 +129,43 @@ def fit_mlp(task: dict, train_xy, validation_xy, training, seed: int, units, l1=
     `validation_xy` None trains without validation (a final model); `epochs` overrides the params'.
     """
     seed_everything(seed)
-    regression = task["problem_type"] == "regression"
+    sparse = issparse(train_xy[0])
+    if task["problem_type"] != "regression":
+        model = build_model(train_xy[0].shape[1], task, units, training.optimizer, training.learning_rate,
+                            l1=l1, l2=l2, dropout=dropout, sparse=sparse, cross_entropy=cross_entropy)
+        return model, train(model, train_xy, validation_xy, epochs or training.epochs, training.batch_size,
+                            patience, verbose)
+    # Regression trains on standardized targets (a price of 180,000 and an L2 penalty of 0.002 are on
+    # different scales otherwise), then gains a last layer that maps back to the target's units.
+    center, scale = float(np.mean(train_xy[1])), float(np.std(train_xy[1])) or 1.0
+    standardized = [None if xy is None else (xy[0], (np.asarray(xy[1]) - center) / scale)
+                    for xy in (train_xy, validation_xy)]
     model = build_model(train_xy[0].shape[1], task, units, training.optimizer, training.learning_rate,
-                        l1=l1, l2=l2, dropout=dropout, sparse=issparse(train_xy[0]),
-                        cross_entropy=cross_entropy, output_bias=float(np.mean(train_xy[1])) if regression else 0.0)
-    history = train(model, train_xy, validation_xy, epochs or training.epochs, training.batch_size, patience, verbose)
-    return model, history
+                        l1=l1, l2=l2, dropout=dropout, sparse=sparse)
+    history = train(model, *standardized, epochs or training.epochs, training.batch_size, patience, verbose)
+    return with_target_units(model, task, training, center, scale, sparse), in_target_units(history, scale)
+
+
+def with_target_units(model, task: dict, training, center: float, scale: float, sparse: bool):
+    """The trained layers followed by y * scale + center, compiled like the original for further training."""
+    import keras
+
+    scaled = keras.Sequential([keras.Input(shape=(model.input_shape[1],), sparse=sparse), *model.layers,
+                               keras.layers.Rescaling(scale, offset=center, name="target_units")])
+    scaled.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate), loss=task["loss"],
+                   metrics=[task["training_metric"]])
+    return scaled
+
+
+def in_target_units(history: pd.DataFrame, scale: float) -> pd.DataFrame:
+    """A history on standardized targets in the target's units: squared errors times scale², absolute ones times scale."""
+    history = history.copy()
+    for column in history.columns:
+        if column.endswith("loss"):
+            history[column] *= scale ** 2
+        elif column.endswith("mae"):
+            history[column] *= scale
+    return history
 
 
 def final_epochs(best_epochs: list, early_stopping: bool, configured: int) -> int:
