@@ -283,22 +283,24 @@ def test_an_unknown_params_key_stops_dvc_repro_even_when_no_stage_reads_it(repo)
 
 
 def test_the_lineage_shows_the_new_hash_when_the_raw_data_changes(repo):
-    switch_task(repo, "table")
+    switch_task(repo, "table")  # params.yaml and dvc.lock stay uncommitted here: hence --allow-uncommitted
     table = repo / "data/examples/breast_cancer.csv"
     original = table.read_bytes()
     try:
         dvc(repo, "repro", "define_task")
-        first = json.loads(audit(repo, paths.TASK, "--json").stdout)
+        strict = audit(repo, paths.TASK)
+        assert strict.returncode == 1 and "--allow-uncommitted" in strict.stderr and "params.yaml" in strict.stderr
+        first = json.loads(audit(repo, paths.TASK, "--json", "--allow-uncommitted").stdout)
         assert first["verified"] and [s["stage"] for s in first["stages"]] == ["collect", "define_task"]
         assert first["raw_data"]["file_sha256"] == hashlib.sha256(original).hexdigest()
         changed = b"".join(original.splitlines(keepends=True)[:-40])  # 40 fewer rows
         table.write_bytes(changed)
-        result = audit(repo, paths.TASK, "--json")
+        result = audit(repo, paths.TASK, "--json", "--allow-uncommitted")
         assert result.returncode == 1
         assert [(p["path"], p["role"], p["current"]) for p in json.loads(result.stdout)["problems"]] == [
             ("data/examples/breast_cancer.csv", "dependency", hashlib.md5(changed).hexdigest())]
         dvc(repo, "repro", "define_task")
-        result = audit(repo, paths.TASK, "--json")
+        result = audit(repo, paths.TASK, "--json", "--allow-uncommitted")
         assert result.returncode == 0, result.stderr
         after = json.loads(result.stdout)
         assert after["raw_data"]["file_sha256"] == hashlib.sha256(changed).hexdigest()

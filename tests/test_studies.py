@@ -221,3 +221,12 @@ def test_every_study_runs_on_a_binary_task(sparse):
         for history in histories.values():
             assert set(CURVE_COLUMNS) <= set(history.columns) and 1 <= len(history) <= 2
             assert history["val_cross_entropy"].notna().all()
+
+
+def test_mutual_information_keeps_the_most_informative_half_when_none_passes_the_threshold():
+    rng = np.random.default_rng(0)
+    y = (rng.random(600) < 0.05).astype(int)  # about one in twenty: little information in any feature
+    informative = y + rng.normal(0, 1.5, 600)
+    x = np.column_stack([informative, rng.normal(size=600), rng.normal(size=600), rng.normal(size=600)])
+    keep = mutual_information_mask(x, y, 0.5, seed=0)
+    assert keep.sum() == 2 and keep[0]
