@@ -107,3 +107,16 @@ def export_tiny_model(folder: Path, preprocessor, x, y, manifest: dict, task: di
     inputs = raw_batch(x, signature["input"])
     expected = trained.predict(features, verbose=0)
     return signature, inputs, expected, output_gaps(folder, model, inputs, expected)
+
+
+@pytest.fixture(scope="module")
+def image_export(tmp_path_factory):
+    """A tiny model on digits-like images, exported with its preprocessing (once per module: it takes seconds)."""
+    from stages.lib.features import ImageFeatures
+
+    folder = tmp_path_factory.mktemp("export")
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0, 16, size=(60, 8, 8)), rng.integers(0, 3, 60)
+    signature, inputs, expected, gaps = export_tiny_model(folder, ImageFeatures("standard"), x, y,
+                                                          {"kind": "images", "example_shape": [8, 8]}, THREE_CLASSES)
+    return {"folder": folder, "signature": signature, "inputs": inputs, "expected": expected, "gaps": gaps}

@@ -15,16 +15,6 @@ def export(folder, preprocessor, x, y, manifest, sparse=False):
     return export_tiny_model(folder, preprocessor, x, y, manifest, THREE_CLASSES, sparse)
 
 
-@pytest.fixture(scope="module")
-def image_export(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("export")
-    rng = np.random.default_rng(0)
-    x, y = rng.uniform(0, 16, size=(60, 8, 8)), rng.integers(0, 3, 60)
-    signature, inputs, expected, gaps = export(folder, ImageFeatures("standard"), x, y,
-                                               {"kind": "images", "example_shape": [8, 8]})
-    return {"folder": folder, "signature": signature, "inputs": inputs, "expected": expected, "gaps": gaps}
-
-
 def test_the_exported_image_model_takes_raw_pixels_and_matches_the_trained_model(image_export):
     assert image_export["signature"]["input"] == {
         "name": "pixels", "dtype": "float32", "shape": [8, 8],

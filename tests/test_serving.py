@@ -18,10 +18,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stages.lib.features import ImageFeatures
 from stages.lib.serving import (SERVER_FAULT, BadRequest, build_app, check_predictions, free_port, http_protocol,
                                 is_json, parse_request, read_body, wait_until_serving)
-from tests.conftest import ROOT, THREE_CLASSES, export_tiny_model, with_changes, write_params
+from tests.conftest import ROOT, with_changes, write_params
 
 IMAGE_SIGNATURE = {"input": {"name": "pixels", "dtype": "float32", "shape": [8, 8]}}
 TABLE_SIGNATURE = {"input": {"name": "columns", "columns": [
@@ -206,16 +205,6 @@ def test_the_parser_returns_a_valid_batch_or_refuses_with_a_client_error(kind, d
 
 
 # The server over real sockets on loopback.
-@pytest.fixture(scope="module")
-def image_export(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("export")
-    rng = np.random.default_rng(0)
-    x, y = rng.uniform(0, 16, size=(60, 8, 8)), rng.integers(0, 3, 60)
-    signature, inputs, expected, _ = export_tiny_model(folder, ImageFeatures("standard"), x, y,
-                                                       {"kind": "images", "example_shape": [8, 8]}, THREE_CLASSES)
-    return {"folder": folder, "signature": signature, "inputs": inputs, "expected": expected}
-
-
 TIMEOUT = 1.0  # serve.request_timeout_seconds of the servers below
 
 
