@@ -121,3 +121,21 @@ def test_regression_learns_targets_of_any_scale_and_reports_them_in_their_units(
     mae = float(np.abs(model.predict(x[200:], verbose=0).ravel() - y[200:]).mean())
     assert mae < 0.3 * float(np.abs(y[200:] - y[:200].mean()).mean())
     assert history["val_mae"].iloc[-1] == pytest.approx(mae, rel=1e-3)
+
+
+def test_a_saved_regression_model_loads_without_warnings(tmp_path):
+    """Stages load models; a warning on stderr would break their one-line errors."""
+    import warnings
+
+    from stages.lib.models import fit_mlp, load_model
+    from stages.lib.params import TrainingParams
+    from stages.lib.task import define_task
+
+    x = np.random.default_rng(0).normal(size=(80, 3)).astype(np.float32)
+    settings = TrainingParams(epochs=1, batch_size=16, optimizer="rmsprop", learning_rate=1e-3)
+    model, _ = fit_mlp(define_task("t", "regression", None, 3.0), (x, 150 + 40 * x[:, 0]), None, settings, 0, [8],
+                       verbose=0)
+    model.save(tmp_path / "model.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_model(tmp_path / "model.keras")

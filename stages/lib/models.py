@@ -154,6 +154,7 @@ def with_target_units(model, task: dict, training, center: float, scale: float, 
                                keras.layers.Rescaling(scale, offset=center, name="target_units")])
     scaled.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate), loss=task["loss"],
                    metrics=[task["training_metric"]])
+    scaled.optimizer.build(scaled.trainable_variables)  # saved with its slots, so loading it warns of nothing
     return scaled
 
 
