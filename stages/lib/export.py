@@ -112,7 +112,7 @@ def inference_model(preprocessor, trained, manifest: dict, task: dict):
     elif isinstance(preprocessor, TableFeatures):
         inputs, features, spec = _table_layers(preprocessor)
         # Columns of the user's file that the model does not read: a served row may carry them, unread.
-        spec["ignored"] = sorted(manifest.get("excluded") or {}) + ([manifest["time_column"]] if manifest.get("time_column") else [])
+        spec["ignored"] = sorted(manifest.get("excluded") or {}) + [c for c in [manifest.get("time_column")] if c]
     else:
         raise PipelineError(f"export of {manifest['kind']} data is not supported: the serving model needs its "
                             "preprocessing as Keras layers")

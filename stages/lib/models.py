@@ -130,20 +130,19 @@ def fit_mlp(task: dict, train_xy, validation_xy, training, seed: int, units, l1=
     """
     seed_everything(seed)
     sparse = issparse(train_xy[0])
-    if task["problem_type"] != "regression":
-        model = build_model(train_xy[0].shape[1], task, units, training.optimizer, training.learning_rate,
-                            l1=l1, l2=l2, dropout=dropout, sparse=sparse, cross_entropy=cross_entropy)
-        return model, train(model, train_xy, validation_xy, epochs or training.epochs, training.batch_size,
-                            patience, verbose)
-    # Regression trains on standardized targets (a price of 180,000 and an L2 penalty of 0.002 are on
-    # different scales otherwise), then gains a last layer that maps back to the target's units.
-    center, scale = float(np.mean(train_xy[1])), float(np.std(train_xy[1])) or 1.0
-    standardized = [None if xy is None else (xy[0], (np.asarray(xy[1]) - center) / scale)
-                    for xy in (train_xy, validation_xy)]
+    regression = task["problem_type"] == "regression"
+    if regression:
+        # Regression trains on standardized targets (a price of 180,000 and an L2 penalty of 0.002 are on
+        # different scales otherwise), then gains a last layer that maps back to the target's units.
+        center, scale = float(np.mean(train_xy[1])), float(np.std(train_xy[1])) or 1.0
+        train_xy, validation_xy = [None if xy is None else (xy[0], (np.asarray(xy[1]) - center) / scale)
+                                   for xy in (train_xy, validation_xy)]
     model = build_model(train_xy[0].shape[1], task, units, training.optimizer, training.learning_rate,
-                        l1=l1, l2=l2, dropout=dropout, sparse=sparse)
-    history = train(model, *standardized, epochs or training.epochs, training.batch_size, patience, verbose)
-    return with_target_units(model, task, training, center, scale, sparse), in_target_units(history, scale)
+                        l1=l1, l2=l2, dropout=dropout, sparse=sparse, cross_entropy=cross_entropy)
+    history = train(model, train_xy, validation_xy, epochs or training.epochs, training.batch_size, patience, verbose)
+    if regression:
+        return with_target_units(model, task, training, center, scale, sparse), in_target_units(history, scale)
+    return model, history
 
 
 def with_target_units(model, task: dict, training, center: float, scale: float, sparse: bool):
