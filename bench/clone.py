@@ -33,7 +33,7 @@ TINY_PARAMS = {
                    "candidates": [{"name": "smaller", "units": [16], "early_stopping_patience": 1},
                                   {"name": "dropout", "units": [16], "dropout": 0.5}]},
     "evaluate": {"min_skill_over_baseline": 0.0, "significance": 1.0},  # a 2-epoch model need not pass
-    "optimize": {"fine_tune_epochs": 1, "max_score_loss": 1.0, "latency_repeats": 5},
+    "optimize": {"fine_tune_epochs": 1, "max_score_loss": 1.0},
 }
 TINY_STUDIES = {"epochs": 2, "units": [16], "capacity_small": [4], "capacity_large": [32, 32], "patience": 1}
 

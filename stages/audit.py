@@ -5,7 +5,9 @@
 ARTIFACT is an output in dvc.lock (models/regularized by default), a file inside one, or a
 stage name. The exit status is 1 when any file or param in the lineage differs from dvc.lock,
 or when dvc.lock, dvc.yaml or params.yaml differ from the commit it names (HEAD), unless
---allow-uncommitted is given.
+--allow-uncommitted is given. It also names the machines recorded in reports/environment.json
+for the lineage's stages and whether this machine differs from them (information only: it never
+changes the exit status).
 """
 import argparse
 import json

@@ -4,8 +4,10 @@ The test split stays untouched until evaluate, which scores the best of them the
 from stages.lib import paths
 from stages.lib.artifacts import fold_numbers, read_features
 from stages.lib.baselines import baseline_output, fit_baseline, strategies_for
+from stages.lib.environment import record
 from stages.lib.errors import run_stage
 from stages.lib.evaluation import fold_summary, task_scores
+from stages.lib.intervals import cross_validated_intervals
 from stages.lib.io import read_json, write_json
 from stages.lib.params import load_params
 
@@ -16,14 +18,19 @@ def main() -> None:
     folds = fold_numbers()
     results = {}
     for strategy in strategies_for(task, params.baseline.classification, params.baseline.regression):
-        per_fold = []
+        per_fold, outputs = [], []
         for k in folds:
             model = fit_baseline(task, strategy, *read_features("train", k), params.seed)
             x_validation, y_validation = read_features("validation", k)
-            per_fold.append(task_scores(task, y_validation, baseline_output(task, model, x_validation)))
+            outputs.append((y_validation, baseline_output(task, model, x_validation)))
+            per_fold.append(task_scores(task, *outputs[-1]))
         summary = fold_summary(per_fold)
-        results[strategy] = {"validation_mean": summary["mean"], "validation_std": summary["std"]}
+        intervals = cross_validated_intervals(task, per_fold, outputs, params.seed)
+        results[strategy] = {"validation_mean": summary["mean"], "validation_std": summary["std"],
+                             **{f"validation_ci_{end}": {k: v[i] for k, v in intervals.items()}
+                                for i, end in enumerate(("low", "high"))}}
     write_json(paths.BASELINE_METRICS, results)
+    record("baseline")
     metric = task["primary_metric"]
     for name, result in results.items():
         print(f"baseline {name}: validation {metric} {result['validation_mean'][metric]:.3f} "

@@ -10,6 +10,7 @@ import numpy as np
 
 from stages.lib import paths
 from stages.lib.artifacts import read_features, read_raw, take
+from stages.lib.environment import record
 from stages.lib.errors import run_stage
 from stages.lib.export import check_parity, inference_model, output_gaps, output_scale, raw_batch, write_export
 from stages.lib.features import make_preprocessor
@@ -46,6 +47,7 @@ def main() -> None:
         # The same in float32 roundings (eps 1.2e-7): the 6 decimals metrics keep would show most as 0.
         "relative_output_difference_float32_eps": {k: v / float(np.finfo(np.float32).eps) for k, v in relative.items()},
         **sizes})
+    record("export")
     print(f"export: {paths.EXPORT_DIR} (Keras {sizes['keras_bytes']} bytes, SavedModel {sizes['saved_model_bytes']} "
           f"bytes); on {len(expected)} raw test examples the outputs match the trained model within "
           f"{max(gaps.values()):.2g} ({max(relative.values()):.2g} of their scale)")

@@ -1,19 +1,21 @@
 """optimize: the chosen model as float32, with int8 weights, and pruned then fine-tuned, each scored on test.
 
 Writes reports/optimization.md (weights size, gzipped size, test score, loss against float32
-with its interval and p-value, single-example latency and status per variant) and its numbers
-as metrics. A variant is rejected when it is significantly worse than float32 on the same test
+with its interval and p-value, and status per variant) and its numbers as metrics. Latency is a
+property of the machine, not of the model, so it is measured by `python bench/latency.py`, and
+the stage's outputs stay byte-identical from run to run. A variant is rejected when it is significantly worse than float32 on the same test
 examples and loses more than optimize.max_score_loss (and more than one example can make); a
 rejected variant is reported, not written to models/optimized/, and does not fail the stage.
 """
 from stages.lib import paths
 from stages.lib.artifacts import read_features
+from stages.lib.environment import record
 from stages.lib.errors import run_stage
 from stages.lib.evaluation import task_scores
 from stages.lib.io import atomic_dir, atomic_path, read_json, save_keras_model, write_json
 from stages.lib.models import load_model, seed_everything
 from stages.lib.optimization import (compare_variants, keep_pruned, predict, prune, quantized,
-                                     single_example_latency_ms, sparsity_of, table, weights_bytes, without_optimizer)
+                                     sparsity_of, table, weights_bytes, without_optimizer)
 from stages.lib.params import load_params
 
 
@@ -34,8 +36,7 @@ def main() -> None:
     variants = {name: without_optimizer(model) for name, model in
                 (("float32", load_model(source)), ("int8", quantized(source)), ("pruned", pruned))}
     outputs = {name: predict(model, x_test) for name, model in variants.items()}
-    results = {name: {metric: task_scores(task, y_test, outputs[name])[metric], **weights_bytes(model),
-                      "latency_ms": single_example_latency_ms(model, x_test, settings.latency_repeats)}
+    results = {name: {metric: task_scores(task, y_test, outputs[name])[metric], **weights_bytes(model)}
                for name, model in variants.items()}
     results["pruned"]["sparsity"] = sparsity_of(masks)
     verdicts = compare_variants(task, y_test, outputs, params.seed, settings.max_score_loss, settings.significance)
@@ -52,9 +53,10 @@ def main() -> None:
                        f"after {settings.fine_tune_epochs} epoch(s) of fine-tuning. Only accepted variants are "
                        f"written to {paths.OPTIMIZED_DIR}/.\n{notes}\n")
     write_json(paths.OPTIMIZE_METRICS, results)
+    record("optimize")
     for name, r in results.items():
         print(f"optimize: {name}: test {metric} {r[metric]:.4f}, weights {r['weights_bytes']} bytes "
-              f"({r['gzip_bytes']} gzipped), {r['latency_ms']:.2f} ms per example"
+              f"({r['gzip_bytes']} gzipped)"
               + (f"; {r['status']}: {r['reason']}" if "status" in r else ""))
 
 

@@ -2,6 +2,7 @@
 from stages.lib import paths
 from stages.lib.artifacts import fold_numbers, read_features
 from stages.lib.baselines import chance_level
+from stages.lib.environment import record
 from stages.lib.errors import run_stage
 from stages.lib.evaluation import fold_summary
 from stages.lib.io import read_json, save_keras_model, write_csv, write_json
@@ -37,6 +38,7 @@ def main() -> None:
     save_keras_model(model, paths.OVERFIT_MODEL)
     write_csv(paths.OVERFIT_HISTORY, mean_history(histories))
     write_json(paths.OVERFIT_METRICS, result)
+    record("overfit")
     print(f"overfit: best validation loss at epoch {summary['mean']['best_val_loss_epoch']:.1f} of {settings.epochs} "
           f"(mean of {len(diagnoses)} fold(s)), overfit in {result['overfit_folds']}, "
           f"training_failed={result['training_failed']}")

@@ -4,27 +4,29 @@ import pandas as pd
 
 from stages.lib import paths
 from stages.lib.artifacts import fold_numbers, read_features
+from stages.lib.environment import record
 from stages.lib.errors import run_stage
 from stages.lib.evaluation import fold_summary, task_scores, tie_breaker
+from stages.lib.intervals import cross_validated_intervals, with_interval
 from stages.lib.io import atomic_dir, read_json, save_keras_model, write_csv, write_json
-from stages.lib.models import final_epochs, fit_mlp, mean_history, select_candidate
+from stages.lib.models import final_epochs, fit_candidate, fit_mlp, mean_history, select_candidate
 from stages.lib.params import load_params
 
 
 def cross_validate(task, candidate, settings, seed) -> tuple:
-    """(validation scores per fold, best epoch per fold, per-epoch mean history) of one candidate."""
-    scores, best_epochs, histories = [], [], []
+    """(validation scores per fold, (y, output) per fold, best epoch per fold, per-epoch mean history) of one candidate."""
+    scores, outputs, best_epochs, histories = [], [], [], []
     for k in fold_numbers():
         print(f"regularize: candidate {candidate.name}, fold {k}")
         validation = read_features("validation", k)
         model, history = fit_mlp(task, read_features("train", k), validation, settings, seed, candidate.units,
                                  l1=candidate.l1, l2=candidate.l2, dropout=candidate.dropout,
                                  patience=candidate.early_stopping_patience)
-        scores.append({**task_scores(task, validation[1], model.predict(validation[0], verbose=0)),
-                       "epochs_trained": len(history)})
+        outputs.append((validation[1], model.predict(validation[0], verbose=0)))
+        scores.append({**task_scores(task, *outputs[-1]), "epochs_trained": len(history)})
         best_epochs.append(int(history["epoch"].iloc[history["val_loss"].idxmin()]))
         histories.append(history)
-    return scores, best_epochs, mean_history(histories)
+    return scores, outputs, best_epochs, mean_history(histories)
 
 
 def main() -> None:
@@ -34,29 +36,34 @@ def main() -> None:
     metric = task["primary_metric"]
     results, histories, epochs = {}, {}, {}
     for candidate in settings.candidates:
-        scores, best_epochs, histories[candidate.name] = cross_validate(task, candidate, settings, params.seed)
+        scores, outputs, best_epochs, histories[candidate.name] = cross_validate(task, candidate, settings, params.seed)
         summary = fold_summary(scores)
+        intervals = cross_validated_intervals(task, scores, outputs, params.seed)
         results[candidate.name] = {**{f"val_{k}_mean": v for k, v in summary["mean"].items()},
-                                   **{f"val_{k}_std": v for k, v in summary["std"].items()}}
+                                   **{f"val_{k}_std": v for k, v in summary["std"].items()},
+                                   **{f"val_{k}_ci_{end}": interval[i] for k, interval in intervals.items()
+                                      for i, end in enumerate(("low", "high"))}}
         epochs[candidate.name] = final_epochs(best_epochs, candidate.early_stopping_patience is not None,
                                               settings.epochs)
     chosen = select_candidate(results, f"val_{metric}_mean", task["greater_is_better"],
                               f"val_{tie_breaker(task)}_mean")
     config = next(c for c in settings.candidates if c.name == chosen)
     print(f"regularize: final '{chosen}' model on all development data, {epochs[chosen]} epochs")
-    model, _ = fit_mlp(task, read_features("development"), None, settings, params.seed, config.units,
-                       l1=config.l1, l2=config.l2, dropout=config.dropout, epochs=epochs[chosen])
+    kept = {**config.model_dump(), "selected_by": f"val_{metric}_mean", "final_epochs": epochs[chosen]}
+    model = fit_candidate(task, read_features("development"), kept, settings, params.seed)
     with atomic_dir(paths.REGULARIZED_DIR) as tmp:
         save_keras_model(model, tmp / "model.keras")
-        write_json(tmp / "candidate.json", {**config.model_dump(), "selected_by": f"val_{metric}_mean",
-                                            "final_epochs": epochs[chosen]})
+        write_json(tmp / "candidate.json", kept)
     write_csv(paths.REGULARIZED_HISTORY, histories[chosen])
     write_csv(paths.CANDIDATE_HISTORIES,
               pd.concat([h.assign(candidate=name) for name, h in histories.items()], ignore_index=True))
     write_json(paths.REGULARIZE_METRICS, {"folds": len(fold_numbers()), "final_epochs": epochs[chosen],
                                           "selected": results[chosen], "candidates": results})
-    print(f"regularize: kept '{chosen}' (validation {metric} {results[chosen][f'val_{metric}_mean']:.4f} "
-          f"± {results[chosen][f'val_{metric}_std']:.4f})")
+    record("regularize")
+    kept_scores = results[chosen]
+    print(f"regularize: kept '{chosen}' (validation {metric} " + with_interval(
+        kept_scores[f"val_{metric}_mean"], kept_scores[f"val_{metric}_ci_low"], kept_scores[f"val_{metric}_ci_high"])
+        + f" ± {kept_scores[f'val_{metric}_std']:.4f})")
 
 
 if __name__ == "__main__":

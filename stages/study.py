@@ -5,6 +5,7 @@ import pandas as pd
 
 from stages.lib import paths
 from stages.lib.artifacts import read_features
+from stages.lib.environment import record
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.io import atomic_dir, read_json, write_csv, write_json
 from stages.lib.params import load_params
@@ -30,6 +31,7 @@ def main(name: str) -> None:
     outcome = verdict_word(verdict)
     study_png(paths.study_png(name), histories, f"{name}: {outcome}")
     write_json(paths.study_metrics(name), verdict)
+    record(f"study@{name}")
     print(f"study {name}: {outcome}")
 
 

@@ -155,3 +155,21 @@ def test_full_size(dataset):
                  rf"  pipeline fit +median +{NUMBER} s/epoch of 1 runs, peak RSS +\d+ MB",
                  rf"  bare book script +median +{NUMBER} s/epoch of 1 runs, peak RSS +\d+ MB",
                  rf"  ratio pipeline / bare per epoch: {NUMBER} \(goal <= 1.10\)")
+
+
+@pytest.mark.pipeline
+@SHARES_THE_CLONE
+def test_latency(project):
+    output = bench("latency.py", "--repo", str(project))  # optimize never ran there: float32 alone
+    assert_lines(output, r"int8: not in models/optimized/ .*", r"pruned: not in models/optimized/ .*",
+                 rf"float32: median {NUMBER} ms per example of \[{NUMBER}\], 1.00 x float32")
+
+
+@pytest.mark.pipeline
+@SHARES_THE_CLONE
+def test_reproduce(project):
+    output = bench("reproduce.py", "--repo", str(project))
+    score = rf"test_\w+: committed {NUMBER}, rerun {NUMBER} \[{NUMBER}, {NUMBER}\]: (inside|OUTSIDE)( \(identical\))?"
+    assert_lines(output, r"committed: \w+ dvc repro export, evaluated on .+ \(\w+, \d+ cores, .*\)",
+                 r"rerun: this machine, .+; the same machine", rf"dvc repro evaluate in a fresh clone: \d+ s",
+                 score, rf"(\d+) of \1 committed test scores fall inside the rerun's 95% intervals; \1 are identical")

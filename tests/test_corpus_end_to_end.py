@@ -25,7 +25,7 @@ from tests.test_pipeline_end_to_end import dvc, environment, run
 
 # Sizes that make a run cheap; everything else stays at its default.
 SMALL = {"overfit.epochs": 15, "regularize.epochs": 20, "studies.{dataset}.epochs": 5, "optimize.fine_tune_epochs": 1,
-         "optimize.latency_repeats": 5, "split.folds": 3, "split.repeats": 1}
+         "split.folds": 3, "split.repeats": 1}
 
 
 def has_key(params: dict, dotted: str) -> bool:

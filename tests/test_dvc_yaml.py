@@ -62,5 +62,6 @@ def test_every_artifact_path_is_declared():
         for kind in ("deps", "outs", "metrics", "plots"):
             everything |= declared(stage, kind)
     for constant, value in vars(paths).items():
-        if constant.isupper() and not constant.startswith("_"):
+        # ENVIRONMENT is written by several stages (DVC allows one producer per output) and committed to git.
+        if constant.isupper() and not constant.startswith("_") and constant != "ENVIRONMENT":
             assert any(value == p or value.startswith(p + "/") for p in everything), f"{constant}={value} undeclared"

@@ -7,7 +7,6 @@ from stages.lib.evaluation import (
     check_skill,
     classification_scores,
     fold_summary,
-    metric_score,
     one_example,
     predict_classes,
     regression_scores,
@@ -79,20 +78,6 @@ BINARY = {"problem_type": "binary_classification", "classes": [0, 1], "positive_
           "primary_metric": "accuracy"}
 
 
-@pytest.mark.parametrize("task, metric, output", [
-    (BINARY, "accuracy", np.array([[0.2], [0.7], [0.6], [0.1]])),
-    (BINARY, "pr_auc", np.array([[0.2], [0.7], [0.6], [0.1]])),
-    (BINARY, "pr_auc", np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5], [0.4, 0.6]])),  # a baseline's two columns
-    ({"problem_type": "multiclass_classification", "classes": [0, 1, 2]}, "pr_auc",
-     np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.2, 0.7], [0.6, 0.2, 0.2]])),
-    ({"problem_type": "regression", "classes": []}, "mae", np.array([[1.5], [2.0], [0.0], [3.0]])),
-    ({"problem_type": "regression", "classes": []}, "r2", np.array([1.5, 2.0, 0.0, 3.0])),
-])
-def test_one_score_alone_is_the_score_task_scores_reports(task, metric, output):
-    y = np.array([0, 1, 1, 0]) if task["classes"] == [0, 1] else np.array([0, 1, 2, 2])
-    assert metric_score(task, metric, y, output) == pytest.approx(task_scores(task, y, output)[metric])
-
-
 def test_what_one_example_can_move():
     y = np.array([0, 0, 0, 1, 1, 1, 1, 1])
     assert one_example(BINARY, "accuracy", y, None, None) == 1 / 8
@@ -150,12 +135,15 @@ def test_the_evaluate_stage_tests_the_model_against_the_baseline_on_the_test_exa
     write_features(paths.features_file("development"), np.zeros((40, 2), dtype=np.float32), y_development)
     write_json(paths.TASK, define_task("x", "classification", {"0": 21, "1": 19}, 3.0))
     write_json(paths.BASELINE_METRICS, {"most_frequent": {"validation_mean": {"accuracy": 0.5}}})
-    write_json(paths.REGULARIZE_METRICS, {"selected": {"val_accuracy_mean": 0.7, "val_accuracy_std": 0.1}})
+    write_json(paths.REGULARIZE_METRICS, {"selected": {"val_accuracy_mean": 0.7, "val_accuracy_std": 0.1,
+                                                       "val_accuracy_ci_low": 0.6, "val_accuracy_ci_high": 0.8}})
+    write_json(paths.SPLIT, {"test": list(range(100, 140))})
     history = pd.DataFrame({"epoch": [1, 2], "loss": [0.7, 0.6], "accuracy": [0.5, 0.6], "val_loss": [0.7, 0.65],
                             "val_accuracy": [0.5, 0.6]})
     write_csv(paths.OVERFIT_HISTORY, history)
     write_csv(paths.REGULARIZED_HISTORY, history)
-    write_params(project, {**default_params, "evaluate": {"min_skill_over_baseline": 0.1, "significance": 0.05}})
+    write_params(project, {**default_params, "evaluate": {"min_skill_over_baseline": 0.1, "significance": 0.05,
+                                                          "bootstrap_samples": 200, "seeds": 1}})
     model = np.where((20 <= np.arange(40)) & (np.arange(40) < 20 + ones_right), 0.9, 0.1).reshape(-1, 1)
     monkeypatch.setattr(evaluate, "load_model", lambda path: FixedOutputs(model))
     if not passes:
@@ -168,3 +156,11 @@ def test_the_evaluate_stage_tests_the_model_against_the_baseline_on_the_test_exa
     assert result["test_accuracy"] == 0.9 and result["gain_over_baseline"] == pytest.approx(0.4)
     assert 0.2 < result["gain_over_baseline_ci_low"] < 0.4 < result["gain_over_baseline_ci_high"] <= 0.6
     assert result["gain_over_baseline_p_value"] == pytest.approx(0.5 ** 16, abs=1e-6)
+    assert result["test_accuracy_ci_low"] == pytest.approx(0.7695, abs=1e-4) and result["test_accuracy_ci_high"] < 1
+    assert result["validation_accuracy_ci_low"] == 0.6 and result["seeds"] == 1
+    predictions = pd.read_csv(project / paths.TEST_PREDICTIONS)
+    assert list(predictions.columns) == ["example", "actual", "predicted", "score", "output"]
+    assert predictions["example"].tolist() == list(range(100, 140))
+    assert (predictions["predicted"] == predictions["actual"]).mean() == 0.9
+    assert predictions["score"].min() == pytest.approx(0.9)
+    assert json.loads((project / paths.ENVIRONMENT).read_text())["stages"]["evaluate"]

@@ -1,12 +1,18 @@
 """Export's parity check: the exported model must reproduce the trained one within float32's
 precision at the outputs' scale, and still refuse preprocessing that disagrees with vectorize."""
+import hashlib
 import json
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 
 from stages.lib.errors import PipelineError
 from stages.lib.export import check_parity, output_scale
+from tests.conftest import ROOT
 
 
 def test_the_allowed_difference_grows_with_the_outputs_scale():
@@ -82,3 +88,47 @@ def test_preprocessing_one_percent_off_still_fails_and_exports_nothing(project):
                                             r"the preprocessing layers disagree with vectorize; nothing was exported"):
         export.main()
     assert not (project / paths.EXPORT_DIR).exists() and not (project / paths.EXPORT_METRICS).exists()
+
+
+# One run of regularize + export in miniature: seed, train, save the trained model, export it.
+SEED_TRAIN_SAVE_EXPORT = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    import numpy as np
+    from stages.lib.export import inference_model, write_export
+    from stages.lib.features import ImageFeatures
+    from stages.lib.io import save_keras_model
+    from stages.lib.models import build_model, seed_everything
+    from tests.conftest import THREE_CLASSES
+
+    folder = Path(sys.argv[1])
+    seed_everything(0)
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0, 16, size=(60, 8, 8)), rng.integers(0, 3, 60)
+    preprocessor = ImageFeatures("standard").fit(x)
+    trained = build_model(64, THREE_CLASSES, [8, 4], "rmsprop", 0.01, dropout=0.2)
+    trained.fit(preprocessor.transform(x), y, epochs=2, batch_size=16, verbose=0)
+    save_keras_model(trained, folder / "trained.keras")
+    model, signature = inference_model(preprocessor, trained, {"kind": "images", "example_shape": [8, 8]},
+                                       THREE_CLASSES)
+    write_export(folder, model, signature)
+""")
+
+
+def file_hashes(folder) -> dict:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_two_processes_that_train_alike_write_byte_identical_models(tmp_path):
+    hashes = []
+    for run in ("first", "second"):
+        (tmp_path / run).mkdir()
+        result = subprocess.run([sys.executable, "-c", SEED_TRAIN_SAVE_EXPORT, str(tmp_path / run)], cwd=tmp_path,
+                                capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert result.returncode == 0, result.stderr[-3000:]
+        hashes.append(file_hashes(tmp_path / run))
+    assert {"trained.keras", "model.keras", "signature.json", "saved_model/saved_model.pb", "saved_model/fingerprint.pb",
+            "saved_model/variables/variables.index"} <= set(hashes[0])
+    differing = sorted(name for name in hashes[0] if hashes[0][name] != hashes[1].get(name))
+    assert differing == [] and hashes[0].keys() == hashes[1].keys()

@@ -1,7 +1,10 @@
+import json
 import os
 import subprocess
 import sys
 import textwrap
+import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -87,11 +90,22 @@ def test_raw_file_of_unknown_layout_is_refused(tmp_path):
 
 
 class FakeModel:
-    """Saves like keras.Model.save (refusing a name without .keras) without loading TensorFlow."""
+    """Saves like keras.Model.save (refusing a name without .keras) without loading TensorFlow: a zip
+    of metadata.json (with the save date), config.json (two layers sharing an object, known by its id())
+    and the weights, here compressed to see that the compression is kept."""
+
+    def __init__(self, date="2026-01-02@03:04:05", shared_id=None):
+        self.date, self.shared_id = date, id(self) if shared_id is None else shared_id
 
     def save(self, path):
         assert str(path).endswith(".keras")
-        Path(path).write_text("weights")
+        shared = {"class_name": "DTypePolicy", "config": {"name": "float32"}, "shared_object_id": self.shared_id}
+        other = {**shared, "shared_object_id": self.shared_id + 8}
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("metadata.json", json.dumps({"keras_version": "3.15.1", "date_saved": self.date}))
+            archive.writestr("config.json", json.dumps({"layers": [{"dtype": shared}, {"dtype": other},
+                                                                    {"dtype": shared}]}))
+            archive.writestr("model.weights.h5", b"weights" * 100, compress_type=zipfile.ZIP_DEFLATED)
 
 
 # Each writer, killed (SIGKILL) half-way through a write to `target`, then the same write completed.
@@ -153,3 +167,40 @@ def test_atomic_dir_replaces_a_folder_without_leaving_the_old_one(tmp_path):
             (tmp / "x.txt").write_text(content)
     assert (target / "x.txt").read_text() == "two"
     assert [p.name for p in tmp_path.iterdir()] == ["features"]
+
+
+def test_a_keras_archive_keeps_no_save_date_nor_memory_address(tmp_path):
+    save_keras_model(FakeModel("2026-01-02@03:04:05", shared_id=140_000_016), tmp_path / "a.keras")
+    save_keras_model(FakeModel("2026-05-06@07:08:09", shared_id=139_000_032), tmp_path / "b.keras")
+    assert (tmp_path / "a.keras").read_bytes() == (tmp_path / "b.keras").read_bytes()
+    with zipfile.ZipFile(tmp_path / "a.keras") as archive:
+        entries = archive.infolist()
+        config = json.loads(archive.read("config.json"))
+        metadata = json.loads(archive.read("metadata.json"))
+        weights = archive.read("model.weights.h5")
+    assert [e.filename for e in entries] == ["metadata.json", "config.json", "model.weights.h5"]
+    assert [e.compress_type for e in entries] == [zipfile.ZIP_STORED, zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED]
+    assert {e.date_time for e in entries} == {(1980, 1, 1, 0, 0, 0)}
+    assert metadata == {"keras_version": "3.15.1", "date_saved": "1980-01-01@00:00:00"}
+    # Which configs share an object survives: the first and third share one, the second another.
+    assert [layer["dtype"]["shared_object_id"] for layer in config["layers"]] == [1, 2, 1]
+    assert weights == b"weights" * 100
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.keras", "b.keras"]
+
+
+def test_a_trained_model_saved_twice_a_second_apart_is_byte_identical_and_loads_back(tmp_path):
+    import keras
+
+    from stages.lib.models import build_model, seed_everything
+    from tests.conftest import THREE_CLASSES
+
+    seed_everything(0)
+    x, y = np.random.default_rng(0).normal(size=(40, 5)).astype(np.float32), np.arange(40) % 3
+    model = build_model(5, THREE_CLASSES, [8], "rmsprop", 0.01, dropout=0.2)
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    save_keras_model(model, tmp_path / "first.keras")
+    time.sleep(1.1)  # Keras dates the save to the second and the weights' zip entry to two seconds
+    save_keras_model(model, tmp_path / "second.keras")
+    assert (tmp_path / "first.keras").read_bytes() == (tmp_path / "second.keras").read_bytes()
+    loaded = keras.models.load_model(tmp_path / "second.keras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

@@ -7,7 +7,7 @@ import sys
 import pytest
 import yaml
 
-from stages.lib import lineage
+from stages.lib import environment, lineage, paths
 from stages.lib.errors import PipelineError
 from tests.conftest import run_module, write_params
 
@@ -215,3 +215,61 @@ def test_the_audit_fails_when_the_pipeline_files_differ_from_the_commit_it_names
         params.write("tarin: 1\n")  # no stage tracks it, so dvc status stays clean; the audit validates the file
     result = cli(committed_project, "model.txt", "--allow-uncommitted")
     assert (result.returncode, result.stderr) == (1, "error: params.yaml: unknown key 'tarin'; fix it and rerun\n")
+
+
+HERE = {"cpu_model": "Here CPU", "cpu_isa": "avx512_core", "onednn": True, "cores": 2, "os": "Linux-6",
+        "python": "3.11.7", "packages": {"tensorflow": "2.21.0", "keras": "3.15.1", "numpy": "2.4.6"},
+        "variables": {"OMP_NUM_THREADS": None}}
+ELSEWHERE = {**HERE, "cpu_model": "Elsewhere CPU", "cpu_isa": "avx2", "packages": {**HERE["packages"], "numpy": "1.0"}}
+
+
+def test_the_audit_names_the_machines_that_ran_the_lineage_and_whether_this_one_differs(workspace, monkeypatch):
+    record = workspace / paths.ENVIRONMENT
+    environment.record("collect", record, HERE)
+    environment.record("train", record, ELSEWHERE)
+    environment.record("unrelated", record, {**HERE, "cores": 64})
+    monkeypatch.setattr(environment, "describe", lambda: HERE)
+    machines = lineage.producing_machines(["collect", "define_task", "train"], workspace)
+    here, elsewhere = environment.machine_id(HERE), environment.machine_id(ELSEWHERE)
+    assert machines["stages"] == {"collect": here, "train": elsewhere} and list(machines["machines"]) == [here, elsewhere]
+    assert machines["current"] == HERE and machines["differs"] == ["cpu_model", "cpu_isa", "packages.numpy"]
+    assert lineage.render_environment(machines) == [
+        "environment: collect produced on Here CPU (avx512_core, 2 cores, Linux-6, TF 2.21.0, Keras 3.15.1, "
+        "NumPy 2.4.6); this machine is the same",
+        "environment: train produced on Elsewhere CPU (avx2, 2 cores, Linux-6, TF 2.21.0, Keras 3.15.1, NumPy 1.0); "
+        "this machine differs in cpu_model, cpu_isa, packages.numpy: float results may differ within the metrics' "
+        "intervals"]
+    monkeypatch.setattr(environment, "describe", lambda: ELSEWHERE)
+    assert lineage.producing_machines(["train"], workspace)["differs"] == []
+    assert lineage.render_environment(lineage.producing_machines(["define_task"], workspace)) == [
+        "environment: no stage of this lineage recorded its machine in reports/environment.json"]
+
+
+def test_the_human_report_shows_the_environment_before_the_verification(workspace, monkeypatch):
+    monkeypatch.setattr(environment, "describe", lambda: HERE)
+    environment.record("train", workspace / paths.ENVIRONMENT, ELSEWHERE)
+    result = {"target": "models/m", "stage": "train", "verified": True, "allow_uncommitted": False,
+              "git": {"head": None, "lock_commit": None, "uncommitted": [], "pipeline_uncommitted": []},
+              "raw_data": None, "stages": [lineage.stage_record("train", LOCK)], "problems": [],
+              "environment": lineage.producing_machines(["train"], workspace)}
+    text = lineage.render(result)
+    assert "\n\nenvironment: train produced on Elsewhere CPU (avx2, " in text
+    assert text.endswith("this machine differs in cpu_model, cpu_isa, packages.numpy: float results may differ within "
+                         "the metrics' intervals\n\nVerified: every dependency and output above matches dvc.lock.")
+
+
+def test_the_command_reports_the_environment_in_text_and_json_without_changing_its_status(committed_project):
+    record = committed_project / paths.ENVIRONMENT
+    environment.record("train", record)  # this machine, as the subprocess sees it
+    result = cli(committed_project, "model.txt")
+    assert result.returncode == 0, result.stderr
+    assert "environment: train produced on " in result.stdout and "; this machine is the same\n" in result.stdout
+    environment.record("train", record, {**environment.describe(), "cpu_model": "Elsewhere CPU"})
+    result = cli(committed_project, "model.txt", "--json")
+    assert result.returncode == 0, result.stderr
+    audit = json.loads(result.stdout)["environment"]
+    assert audit["differs"] == ["cpu_model"] and audit["current"] == environment.describe()
+    assert list(audit["stages"]) == ["train"]
+    assert audit["machines"][audit["stages"]["train"]]["cpu_model"] == "Elsewhere CPU"
+    result = cli(committed_project, "model.txt")
+    assert result.returncode == 0 and "this machine differs in cpu_model: float results may differ" in result.stdout

@@ -74,6 +74,14 @@ def test_default_pipeline_meets_the_targets(repo):
                      paths.OVERFIT_MODEL, f"{paths.REGULARIZED_DIR}/model.keras", paths.PREDICTIONS):
         assert (repo / artifact).stat().st_size > 0, artifact
     assert json.loads(dvc(repo, "plots", "show", "--json"))
+    for metric in ("accuracy", "f1", "roc_auc", "log_loss"):
+        assert evaluation[f"test_{metric}_ci_low"] <= evaluation[f"test_{metric}"] <= evaluation[f"test_{metric}_ci_high"]
+    assert evaluation["validation_accuracy_ci_low"] <= evaluation["validation_accuracy_mean"]
+    predictions = (repo / paths.TEST_PREDICTIONS).read_text().splitlines()
+    assert predictions[0].startswith("example,actual,predicted,score,output_0,") and len(predictions) == 361
+    recorded = read(repo, paths.ENVIRONMENT)
+    assert {"baseline", "overfit", "regularize", "evaluate"} <= set(recorded["stages"])
+    assert len(recorded["machines"]) == 1
 
 
 def test_nothing_reruns_after_a_full_run(repo):
@@ -82,11 +90,14 @@ def test_nothing_reruns_after_a_full_run(repo):
     assert "up to date" in dvc(repo, "status", "evaluate")
 
 
-def test_forced_rerun_gives_byte_identical_metrics(repo):
-    before = {path: (repo / path).read_bytes() for path in METRICS}
+def test_forced_rerun_gives_byte_identical_metrics_and_models(repo):
+    """dvc.lock holds the hash of every output (models, features, Data Docs): it must not change either."""
+    kept = [*METRICS, "dvc.lock", paths.TEST_PREDICTIONS, paths.ENVIRONMENT]
+    before = {path: (repo / path).read_bytes() for path in kept}
     output = dvc(repo, "repro", "-f", "evaluate")
     assert "Running stage 'collect'" in output and "Running stage 'regularize'" in output
-    assert {path: (repo / path).read_bytes() for path in METRICS} == before
+    assert {path: (repo / path).read_bytes() for path in kept} == before
+    assert "models/regularized" in before["dvc.lock"].decode()
 
 
 def test_param_change_shows_in_metrics_and_params_diff(repo):
@@ -137,6 +148,14 @@ def test_the_pull_request_report_shows_changed_params_metrics_and_plots(repo, tm
         assert "### reports/plots/overfit_history.csv" in report and "### learning_curves_loss" in report
         assert "### reports/plots/regularized_history.csv" not in report  # regularize did not re-run
         assert (output / "plots" / "learning_curves_loss.png").read_bytes().startswith(b"\x89PNG")
+        assert "## Verdicts on the test scores" in report and "| test_accuracy |" in report
+        assert "paired bootstrap over the same 360 test examples" in report
+    # the regularized model did not change: a gate on its accuracy lets this through; a typo stops it
+    run(repo, sys.executable, "-m", "stages.report", "--base", base, "--output", str(tmp_path / "gate"),
+        "--fail-on-worse", "accuracy")
+    typo = subprocess.run([sys.executable, "-m", "stages.report", "--base", base, "--output", str(tmp_path / "typo"),
+                           "--fail-on-worse", "acuracy"], cwd=repo, env=environment(), capture_output=True, text=True)
+    assert typo.returncode == 1 and "--fail-on-worse acuracy: the compared revision has no such test score" in typo.stderr
 
 
 def audit(repo: Path, *args: str) -> subprocess.CompletedProcess:

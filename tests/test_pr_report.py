@@ -115,3 +115,104 @@ def test_the_command_fails_with_one_line_for_a_bad_revision_or_output_folder(tmp
     result = cli(tmp_path, "--base", "HEAD", "--output", "reports")
     assert result.returncode == 1 and "--output reports exists and is not a report folder" in result.stderr
     assert (tmp_path / "reports" / "task.json").read_text() == "{}"
+
+
+def predictions(actual, output, examples=None):
+    import numpy as np
+
+    from stages.lib.evaluation import predictions_frame
+
+    return predictions_frame(TEN, np.arange(len(actual)) if examples is None else examples, np.asarray(actual),
+                             np.asarray(output))
+
+
+TEN = {"problem_type": "multiclass_classification", "classes": list(range(10)), "greater_is_better": True,
+       "primary_metric": "accuracy"}
+
+
+def revisions(n=400, flipped=(0, 0)):
+    """Two revisions' predictions on the same n examples: the base wrong on flipped[0] of them, the new
+    revision on flipped[1] (other examples)."""
+    import numpy as np
+
+    y = np.arange(n) % 10
+    base, new = np.eye(10)[y] * 0.9 + 0.01, np.eye(10)[y] * 0.9 + 0.01
+    base[np.arange(flipped[0]), :] = np.roll(base[np.arange(flipped[0])], 1, axis=1)
+    chosen = np.arange(n - flipped[1], n)
+    new[chosen, :] = np.roll(new[chosen], 1, axis=1)
+    from stages.lib.evaluation import task_scores
+
+    return tuple({"evaluate": {f"test_{k}": v for k, v in task_scores(TEN, y, output).items()},
+                  "predictions": predictions(y, output)} for output in (base, new))
+
+
+def test_verdicts_from_paired_predictions():
+    base, head = revisions(flipped=(0, 40))
+    judged = pr_report.judge_metrics(TEN, base, head)
+    row = judged["rows"]["test_accuracy"]
+    assert row["verdict"] == "worse" and row["difference"] == pytest.approx(-0.1) and row["ci_high"] < 0
+    assert "paired bootstrap over the same 400 test examples" in judged["method"]
+    assert judged["rows"]["test_log_loss"]["verdict"] == "worse"  # lower is better: it went up
+    one_example = pr_report.judge_metrics(TEN, *revisions(flipped=(0, 1)))["rows"]["test_accuracy"]
+    assert one_example["verdict"] == "within noise"
+    assert pr_report.judge_metrics(TEN, *revisions(flipped=(40, 0)))["rows"]["test_accuracy"]["verdict"] == "better"
+
+
+def test_seed_noise_turns_a_real_but_small_drop_into_noise():
+    base, head = revisions(flipped=(0, 12))
+    assert pr_report.judge_metrics(TEN, base, head)["rows"]["test_accuracy"]["verdict"] == "worse"
+    head["evaluate"].update(seeds=3, test_accuracy_seed_std=0.02)
+    judged = pr_report.judge_metrics(TEN, base, head)
+    assert judged["rows"]["test_accuracy"]["verdict"] == "within noise"
+    assert "training noise from 3 seeds" in judged["method"]
+
+
+def test_different_test_examples_fall_back_on_each_revisions_interval():
+    base, head = revisions(flipped=(0, 40))
+    head["predictions"]["example"] += 1000  # another test split
+    base["evaluate"].update(test_accuracy_ci_low=0.99, test_accuracy_ci_high=1.0)
+    head["evaluate"].update(test_accuracy_ci_low=0.87, test_accuracy_ci_high=0.93)
+    judged = pr_report.judge_metrics(TEN, base, head)
+    assert judged["rows"]["test_accuracy"]["verdict"] == "worse" and "combined as independent" in judged["method"]
+    base["evaluate"].pop("test_accuracy_ci_low")
+    assert pr_report.judge_metrics(TEN, base, head)["rows"]["test_accuracy"]["verdict"] == "not judged"
+
+
+def test_same_scores_are_unchanged_and_the_verdicts_show_in_the_markdown():
+    base, head = revisions()
+    judged = pr_report.judge_metrics(TEN, base, head)
+    assert {row["verdict"] for row in judged["rows"].values()} == {"unchanged"}
+    text = pr_report.markdown({"title": "main", "description": "d"}, {"title": "workspace", "description": "d"},
+                              [], [], [], {}, 0, [], pr_report.judge_metrics(TEN, *revisions(flipped=(0, 40))))
+    assert "## Verdicts on the test scores" in text and "| test_accuracy | 1 | 0.9 | -0.1 |" in text
+    assert "**worse**" in text
+
+
+def test_a_note_when_the_revisions_ran_on_different_machines():
+    from stages.lib.environment import describe
+
+    here = describe()
+    elsewhere = {**here, "cpu_model": "Another CPU", "cpu_isa": "avx2"}
+    record = lambda machine: {"machines": {"m": machine}, "stages": {"evaluate": "m"}}  # noqa: E731
+    assert pr_report.machine_note(record(here), record(here)) == []
+    assert pr_report.machine_note(None, record(here)) == []
+    note = pr_report.machine_note(record(elsewhere), record(here))
+    assert len(note) == 1 and "Another CPU" in note[0] and "cpu_model, cpu_isa" in note[0]
+
+
+def test_fail_on_worse_fires_only_on_a_worse_verdict():
+    from stages.lib.errors import PipelineError
+    from stages.report import check_not_worse
+
+    verdicts = {"test_accuracy": {"old": 0.98, "new": 0.9, "difference": -0.08, "ci_low": -0.1, "ci_high": -0.06,
+                                  "verdict": "worse"},
+                "test_f1": {"old": 0.98, "new": 0.97, "difference": -0.01, "ci_low": -0.03, "ci_high": 0.01,
+                            "verdict": "within noise"}}
+    scores = ["test_accuracy", "test_f1"]
+    check_not_worse(verdicts, ["f1", "test_f1"], "out", scores)
+    with pytest.raises(PipelineError, match=r"^test_accuracy got significantly worse: 0.98 -> 0.9 \(change -0.08"):
+        check_not_worse(verdicts, ["accuracy"], "out", scores)
+    with pytest.raises(PipelineError, match=r"--fail-on-worse auc: the compared revision has no such test score "
+                                            r"\(known: accuracy, f1\)"):
+        check_not_worse(verdicts, ["auc"], "out", scores)
+    check_not_worse({}, ["accuracy"], "out", scores, "no evaluate.json at one of the revisions")  # a first run passes

@@ -366,3 +366,27 @@ def test_a_divergence_from_a_few_values_is_noise_not_drift():
     assert (frame["js_divergence"] > 0.01).any() and not frame["drifted"].any()
     values[300:, 0] += 40  # the same few values, moved: now it is drift
     assert drift(["income"], values, split, max_js_divergence=0.01)["drifted"].tolist() == [False, True]
+
+
+def test_data_docs_pages_lose_their_random_ids_and_build_times(tmp_path):
+    from stages.lib.validation import stabilize_docs
+
+    def page(uuid_a, uuid_b, built, loaded):
+        return (f'<img src="logo.png?d={built}"><a href="#body-{uuid_a}">x</a><div id=body-{uuid_a} class="c"></div>'
+                f'<div id=other-{uuid_b} class="c"></div><span>{loaded}</span>'
+                '<a href="validations/validate/20000101T000000.000000Z/page.html">run</a>'
+                '<td>user-5f0c7a6e-93a1-4e0b-8c1d-2b3a4c5d6e7f</td>')  # a value from the data stays
+
+    first, second = tmp_path / "a" / "p.html", tmp_path / "b" / "p.html"
+    for path, args in ((first, ("0b6c2a3e-1f2d-4c5b-9a8e-7d6c5b4a3f21", "a8558ace-729a-4ff3-bc58-9319f48250b0",
+                                "20261202T003717.107671Z", "20261202T003738.192567Z")),
+                       (second, ("ef8c0202-0197-4d92-9c82-f588482ca08f", "11111111-2222-4333-8444-555555555555",
+                                 "20261203T101010.000001Z", "20261203T101011.000002Z"))):
+        path.parent.mkdir()
+        path.write_text(page(*args))
+        stabilize_docs(path.parent)
+    assert first.read_text() == second.read_text()
+    text = first.read_text()
+    assert 'href="#body-id1"' in text and "id=body-id1" in text and "id=other-id2" in text  # links still match
+    assert "20000101T000000.000000Z/page.html" in text and "2026" not in text
+    assert "<td>user-5f0c7a6e-93a1-4e0b-8c1d-2b3a4c5d6e7f</td>" in text

@@ -1,5 +1,6 @@
 """Scoring models and baselines the same way, summarizing folds, and the bar over the baseline."""
 import numpy as np
+import pandas as pd
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -30,7 +31,7 @@ def classification_scores(y_true: np.ndarray, probabilities: np.ndarray, classes
     one-vs-rest AUCs. The log loss is the plain cross-entropy, without the weight penalties
     Keras adds to its loss, so that regularized and unregularized models compare fairly.
     """
-    probabilities = _one_column_if_binary(probabilities, classes)
+    probabilities = one_column_if_binary(probabilities, classes)
     predicted = predict_classes(probabilities)
     pr_auc = _pr_auc(y_true, probabilities, classes, positive_class)
     if len(classes) == 2:
@@ -49,7 +50,7 @@ def classification_scores(y_true: np.ndarray, probabilities: np.ndarray, classes
             "roc_auc": auc, "pr_auc": pr_auc, "log_loss": loss}
 
 
-def _one_column_if_binary(probabilities: np.ndarray, classes) -> np.ndarray:
+def one_column_if_binary(probabilities: np.ndarray, classes) -> np.ndarray:
     """A binary task's probabilities as one column, class 1's (a sigmoid's), even when given two."""
     return probabilities[:, 1:] if len(classes) == 2 and probabilities.shape[1] == 2 else probabilities
 
@@ -77,24 +78,18 @@ def task_scores(task: dict, y_true: np.ndarray, output: np.ndarray) -> dict:
                                  task.get("positive_class"))
 
 
-def metric_score(task: dict, metric: str, y_true: np.ndarray, output: np.ndarray) -> float:
-    """One of task_scores' numbers alone, computed as task_scores computes it; the paired
-    bootstrap recomputes it thousands of times."""
-    output = np.asarray(output)
-    if task["problem_type"] == "regression":
-        if metric == "mae":
-            return float(np.mean(np.abs(y_true - output.reshape(-1))))
-    elif metric == "accuracy":
-        return float(np.mean(correct(task, y_true, output)))
-    elif metric == "pr_auc":
-        probabilities = _one_column_if_binary(output.reshape(len(y_true), -1), task["classes"])
-        return float(_pr_auc(y_true, probabilities, task["classes"], task.get("positive_class")))
-    return float(task_scores(task, y_true, output)[metric])
+# Scores where lower is better; every other task_scores metric is better higher.
+LOWER_IS_BETTER = {"log_loss", "mae", "mse", "rmse"}
+
+
+def greater_is_better(metric: str) -> bool:
+    """Whether a higher `metric` (a task_scores name, with or without a test_ prefix) is better."""
+    return metric.removeprefix("test_") not in LOWER_IS_BETTER
 
 
 def correct(task: dict, y_true: np.ndarray, output: np.ndarray) -> np.ndarray:
     """Per example: did the model's output (probabilities) pick the true class?"""
-    probabilities = _one_column_if_binary(np.asarray(output).reshape(len(y_true), -1), task["classes"])
+    probabilities = one_column_if_binary(np.asarray(output).reshape(len(y_true), -1), task["classes"])
     return predict_classes(probabilities) == y_true
 
 
@@ -126,10 +121,14 @@ def tie_breaker(task: dict) -> str:
     return "mse" if task["problem_type"] == "regression" else "log_loss"
 
 
+def numeric_keys(row: dict) -> list:
+    """The keys of a row of scores whose values are numbers (not flags, not text)."""
+    return [k for k, v in row.items() if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)]
+
+
 def fold_summary(rows: list) -> dict:
     """Mean and (population) standard deviation across folds of every number in `rows`."""
-    keys = [k for k, v in rows[0].items() if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)]
-    values = {k: np.array([row[k] for row in rows], dtype=np.float64) for k in keys}
+    values = {k: np.array([row[k] for row in rows], dtype=np.float64) for k in numeric_keys(rows[0])}
     return {"mean": {k: v.mean() for k, v in values.items()}, "std": {k: v.std() for k, v in values.items()}}
 
 
@@ -166,3 +165,29 @@ def check_beats_baseline(task: dict, scores: tuple, baseline_name: str, comparis
             f"baseline's {baseline:.4f}: difference {comparison['difference']:+.4f} (95% interval "
             f"{comparison['ci_low']:+.4f} to {comparison['ci_high']:+.4f}), one-sided p={comparison['p_value']:.3g} "
             f"({test}) above evaluate.significance={significance}: improve the model or test on more examples")
+
+
+def predictions_frame(task: dict, examples, y_true, output) -> pd.DataFrame:
+    """One row per test example: its row in data/raw (`example`), the actual and predicted class or value,
+    the predicted class's probability (`score`), and the model's raw output columns (`output`, or
+    `output_0`... for one probability per class) that every metric can be recomputed from."""
+    output = np.asarray(output, dtype=np.float64).reshape(len(y_true), -1)
+    frame = pd.DataFrame({"example": np.asarray(examples), "actual": np.asarray(y_true)})
+    if task["problem_type"] == "regression":
+        frame["predicted"] = output[:, 0]
+    else:
+        probabilities = one_column_if_binary(output, task["classes"])
+        frame["predicted"] = predict_classes(probabilities)
+        one = probabilities[:, 0]
+        frame["score"] = (np.where(frame["predicted"] == 1, one, 1 - one) if probabilities.shape[1] == 1
+                          else probabilities.max(axis=1))
+        output = probabilities
+    columns = ["output"] if output.shape[1] == 1 else [f"output_{i}" for i in range(output.shape[1])]
+    return pd.concat([frame, pd.DataFrame(output, columns=columns)], axis=1)
+
+
+def from_predictions(frame: pd.DataFrame) -> tuple:
+    """(examples, actual values, model output) back from a predictions_frame."""
+    columns = [c for c in frame.columns if c == "output" or c.startswith("output_")]
+    # float32, as the model wrote them: log loss clips at float32's epsilon, as it did when evaluate scored them
+    return frame["example"].to_numpy(), frame["actual"].to_numpy(), frame[columns].to_numpy(dtype=np.float32)

@@ -1,7 +1,9 @@
 """Export: the chosen model behind its preprocessing, as Keras layers, so raw inputs go in and
 predictions come out, in the Keras format and as a TensorFlow SavedModel for serving.
 """
+import hashlib
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -173,12 +175,51 @@ def pad(sequences: list) -> np.ndarray:
 
 
 def write_export(folder, model, signature: dict) -> None:
-    """The Keras file, the SavedModel (its `serve` endpoint) and signature.json in `folder`."""
-    from stages.lib.io import write_json
+    """The Keras file, the SavedModel (its `serve` endpoint) and signature.json in `folder`, each
+    byte-identical for the same model."""
+    from stages.lib.io import save_keras_model, write_json
 
-    model.save(folder / "model.keras")
-    model.export(str(folder / "saved_model"), verbose=False)
+    save_keras_model(model, folder / "model.keras")
+    export_saved_model(model, folder / "saved_model")
     write_json(folder / "signature.json", signature)
+
+
+def export_saved_model(model, path) -> None:
+    """What model.export(path) writes, with the variables in the same order on every run.
+
+    Keras 3.15 (keras/src/export/saved_model_export_archive.py, _filter_and_track_resources) tracks
+    the variables an endpoint uses in the order of a TensorFlow set, i.e. of memory addresses, so
+    variables.index/.data and saved_model.pb came out in a different order each run. Ordering them
+    by name after Keras lists them is the fix. All reliance on Keras' private export API is here
+    (also the input signature model.export computes); Keras is pinned in requirements.txt.
+    """
+    from keras.src.backend.tensorflow.export import TFExportArchive
+    from keras.src.export.export_utils import get_input_signature
+
+    class OrderedExportArchive(TFExportArchive):
+        def _filter_and_track_resources(self):
+            super()._filter_and_track_resources()
+            self._tf_trackable._all_variables = sorted(self._tf_trackable._all_variables, key=lambda v: v.name)
+
+    archive = OrderedExportArchive()
+    archive.track_and_add_endpoint("serve", model, get_input_signature(model))
+    archive.write_out(str(path), verbose=False)
+    _content_derived_uuid(Path(path) / "fingerprint.pb")
+
+
+def _content_derived_uuid(path) -> None:
+    """TensorFlow gives each SavedModel's fingerprint.pb a random uuid; make it a hash of the
+    fingerprint's other fields (checksums of saved_model.pb and of the variables) instead."""
+    from tensorflow.core.protobuf import fingerprint_pb2
+
+    from stages.lib.io import atomic_path
+
+    fingerprint = fingerprint_pb2.FingerprintDef.FromString(path.read_bytes())
+    fingerprint.ClearField("uuid")
+    digest = hashlib.sha256(fingerprint.SerializeToString(deterministic=True)).digest()
+    fingerprint.uuid = str(int.from_bytes(digest[:16], "big"))  # as TensorFlow writes it: 128 bits in decimal
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(fingerprint.SerializeToString(deterministic=True))
 
 
 def output_gaps(folder, model, inputs, expected: np.ndarray) -> dict:

@@ -184,15 +184,57 @@ def row_hashes(x) -> np.ndarray:
     return np.array([hashlib.sha256(row.tobytes()).hexdigest() for row in rows])
 
 
-def write_csv(path, frame) -> None:
-    """A pandas frame as CSV with fixed float precision, for `dvc plots`."""
+def write_csv(path, frame, float_format: str = "%.6f") -> None:
+    """A pandas frame as CSV with fixed float precision (for `dvc plots`), or the format given."""
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.6f")
+        frame.to_csv(tmp, index=False, float_format=float_format)
 
 
 def save_keras_model(model, path) -> None:
-    """model.save needs a `.keras` name, so save inside a temporary folder, then rename."""
+    """model.save, byte-identical for identical models. model.save needs a `.keras` name, so it
+    saves inside a temporary folder; the archive is rewritten there without what differs run to
+    run, then renamed over `path`."""
     path = Path(path)
     with _temporary(path, folder=True) as tmp:
         model.save(tmp / path.name)
-        os.replace(tmp / path.name, path)
+        rewritten = tmp / f"rewritten-{path.name}"
+        _rewrite_keras_archive(tmp / path.name, rewritten)
+        os.replace(rewritten, path)
+
+
+def _rewrite_keras_archive(source, destination) -> None:
+    """A copy of a `.keras` zip with the same entries in the same order and compression, a fixed
+    date_time on each, and metadata.json and config.json stripped of run details (_run_independent)."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(destination, "w") as copy:
+        for info in original.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_EPOCH)
+            entry.compress_type, entry.external_attr = info.compress_type, info.external_attr
+            if info.filename in ("metadata.json", "config.json"):
+                copy.writestr(entry, _run_independent(info.filename, original.read(info)))
+                continue
+            entry.file_size = info.file_size  # lets zipfile choose zip64 for a large weights file
+            with original.open(info) as reader, copy.open(entry, "w") as writer:
+                shutil.copyfileobj(reader, writer, 1 << 20)
+
+
+def _run_independent(name: str, data: bytes) -> bytes:
+    """metadata.json with "date_saved" set to the zip epoch (kept, not removed: KerasFileEditor.summary
+    reads it); config.json with each "shared_object_id" (the id() of an object several layers share, such
+    as a dtype policy: a memory address) renumbered 1, 2, ... in order of first appearance. Keras' loader
+    reads neither the date nor the ids' values, only which configs share an id."""
+    content = json.loads(data)
+    if name == "metadata.json":
+        content["date_saved"] = "{:04d}-{:02d}-{:02d}@{:02d}:{:02d}:{:02d}".format(*_ZIP_EPOCH)  # Keras' format
+    else:
+        _renumber_shared_objects(content, {})
+    return json.dumps(content).encode()
+
+
+def _renumber_shared_objects(config, numbers: dict) -> None:
+    if isinstance(config, dict):
+        if "shared_object_id" in config:
+            config["shared_object_id"] = numbers.setdefault(config["shared_object_id"], len(numbers) + 1)
+        config = list(config.values())
+    if isinstance(config, list):
+        for value in config:
+            _renumber_shared_objects(value, numbers)

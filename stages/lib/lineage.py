@@ -7,6 +7,7 @@ from typing import Optional
 
 import yaml
 
+from stages.lib import environment
 from stages.lib.errors import PipelineError
 from stages.lib.params import PARAMS_FILE, load_params
 
@@ -217,6 +218,8 @@ def render(audit: dict) -> str:
             for index, item in enumerate(items):
                 origin = f"  (from {item['produced_by']})" if item.get("produced_by") else ""
                 lines.append(f"   {label if index == 0 else '':6} {item['md5']}  {item['path']}{origin}")
+    if audit.get("environment"):
+        lines += [""] + render_environment(audit["environment"])
     lines.append("")
     problems = audit["problems"]
     if not problems:
@@ -301,8 +304,40 @@ def audit(target: str, root: Path = Path("."), allow_uncommitted: bool = False) 
         "raw_data": raw_data(root, paths.RAW_MANIFEST) if paths.RAW_DIR in _outputs(chain, lock) else None,
         "stages": [stage_record(name, lock) for name in chain],
         "problems": problems,
+        "environment": producing_machines(chain, root),
     }
 
 
 def _outputs(chain: list, lock: dict) -> set:
     return {out["path"] for name in chain for out in lock[name].get("outs", [])}
+
+
+def producing_machines(chain: list, root: Path = Path(".")) -> dict:
+    """The recorded machines that ran the chain's stages, this machine, and the keys in which they differ."""
+    from stages.lib import paths
+
+    recorded = environment.load(root / paths.ENVIRONMENT)
+    stages = {name: recorded["stages"][name] for name in chain
+              if recorded["stages"].get(name) in recorded["machines"]}
+    machines = {key: recorded["machines"][key] for key in dict.fromkeys(stages.values())}
+    current = environment.describe()
+    differs = [environment.differences(machine, current) for machine in machines.values()]
+    return {"stages": stages, "machines": machines, "current": current,
+            "differs": list(dict.fromkeys(key for keys in differs for key in keys))}
+
+
+def render_environment(machines: dict) -> list:
+    """One line per machine that ran stages of the lineage: what it was and whether this machine differs."""
+    from stages.lib import paths
+
+    if not machines["machines"]:
+        return [f"environment: no stage of this lineage recorded its machine in {paths.ENVIRONMENT}"]
+    lines = []
+    for key, machine in machines["machines"].items():
+        stages = [name for name, used in machines["stages"].items() if used == key]
+        differs = environment.differences(machine, machines["current"])
+        verdict = (f"differs in {', '.join(differs)}: float results may differ within the metrics' intervals"
+                   if differs else "is the same")
+        lines.append(f"environment: {', '.join(stages)} produced on {environment.summary(machine)}; "
+                     f"this machine {verdict}")
+    return lines

@@ -145,6 +145,14 @@ def fit_mlp(task: dict, train_xy, validation_xy, training, seed: int, units, l1=
     return model, history
 
 
+def fit_candidate(task: dict, development_xy, candidate: dict, training, seed: int, verbose: int = 2):
+    """A final model: the kept candidate (units, l1, l2, dropout, final_epochs, as models/regularized/candidate.json
+    records it) trained on all development data with `seed`."""
+    model, _ = fit_mlp(task, development_xy, None, training, seed, candidate["units"], l1=candidate["l1"],
+                       l2=candidate["l2"], dropout=candidate["dropout"], epochs=candidate["final_epochs"], verbose=verbose)
+    return model
+
+
 def with_target_units(model, task: dict, training, center: float, scale: float, sparse: bool):
     """The trained layers followed by y * scale + center, compiled like the original for further training."""
     import keras

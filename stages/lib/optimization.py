@@ -163,11 +163,11 @@ def compare_variants(task: dict, y_test: np.ndarray, outputs: dict, seed: int, m
 def table(results: dict, metric: str) -> str:
     """The Markdown comparison written to reports/optimization.md."""
     lines = [f"| variant | weights (bytes) | gzipped (bytes) | test {metric} | loss vs float32 (95% interval) | "
-             "p-value | single-example latency (ms) | status |", "|---|---|---|---|---|---|---|---|"]
+             "p-value | status |", "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         loss = (f"{r['score_loss']:+.4f} ({r['score_loss_ci_low']:+.4f} to {r['score_loss_ci_high']:+.4f})"
                 if "score_loss" in r else "")
         p_value = f"{r['p_value']:.3g}" if "p_value" in r else ""
         lines.append(f"| {name} | {r['weights_bytes']:,} | {r['gzip_bytes']:,} | {r[metric]:.4f} | {loss} | "
-                     f"{p_value} | {r['latency_ms']:.2f} | {r.get('status', 'reference')} |")
+                     f"{p_value} | {r.get('status', 'reference')} |")
     return "\n".join(lines) + "\n"

@@ -183,6 +183,12 @@ class EvaluateParams(Section):
     # The model must also be better than the best baseline on the same test examples with a one-sided
     # paired test (McNemar's exact test for accuracy, a paired bootstrap otherwise) at this p-value; 1 disables.
     significance: float = Field(gt=0, le=1)
+    # Resamples of the test examples behind each metric's 95% interval (the percentile bootstrap;
+    # accuracy, a proportion, gets Wilson's interval); also for a single validation split's interval.
+    bootstrap_samples: int = Field(ge=100, le=100_000)
+    # The chosen configuration is trained this many times (seed, seed+1, ...) on the development data and
+    # scored on test; the spread (test_*_seed_std) widens the verdicts of the pull-request report.
+    seeds: int = Field(ge=1, le=100)
 
 
 class ExportParams(Section):
@@ -203,7 +209,6 @@ class OptimizeParams(Section):
     # max_score_loss of the primary metric (and more than one test example can make).
     max_score_loss: float = Field(ge=0)
     significance: float = Field(gt=0, le=1)
-    latency_repeats: int = Field(ge=1)  # single-example predictions timed per variant; the median is reported
 
 
 class ServeParams(Section):

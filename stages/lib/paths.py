@@ -28,8 +28,11 @@ OPTIMIZED_DIR = "models/optimized"  # int8.keras, pruned.keras
 OPTIMIZE_METRICS = "reports/metrics/optimize.json"
 OPTIMIZATION_TABLE = "reports/optimization.md"
 PREDICTIONS = "reports/plots/test_predictions.csv"
+# Every test example's prediction, committed so that two revisions compare on the same examples.
+TEST_PREDICTIONS = "reports/predictions.csv"
 LEARNING_CURVES_PNG = "reports/figures/learning_curves.png"
 PREDICTIONS_PNG = "reports/figures/test_predictions.png"  # confusion matrix, or predicted vs actual
+ENVIRONMENT = "reports/environment.json"  # machines the stages ran on; not a DVC output (several stages write it)
 
 
 _STUDIES = "reports/studies"

@@ -8,7 +8,12 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
+
 from stages.lib import paths
+from stages.lib.evaluation import from_predictions, one_example
+from stages.lib.intervals import percentile_interval
+from stages.lib.paired import BOOTSTRAP_RESAMPLES, judge_change, paired_changes
 
 # Fields DVC adds to plot data; they name the revision, not the data.
 _PLOT_BOOKKEEPING = {"rev"}
@@ -63,6 +68,110 @@ def metric_rows(metrics_diff: dict, files: set = None, changed_only: bool = True
     return rows
 
 
+def headline_metrics(evaluate: dict) -> list:
+    """The model's test scores in an evaluate.json: test_<metric>, without their intervals and seed spreads."""
+    return [key for key, value in evaluate.items() if key.startswith("test_") and isinstance(value, (int, float))
+            and not key.endswith(("_ci_low", "_ci_high", "_seed_mean", "_seed_std"))]
+
+
+def _seed_std(revisions: list, key: str) -> float:
+    return max((rev["evaluate"].get(f"{key}_seed_std") or 0.0) for rev in revisions if rev["evaluate"])
+
+
+def _half_width(evaluate: dict, key: str):
+    low, high = evaluate.get(f"{key}_ci_low"), evaluate.get(f"{key}_ci_high")
+    return None if low is None or high is None else (high - low) / 2
+
+
+def same_examples(base, head) -> bool:
+    """Whether two predictions tables hold the same test examples with the same actual values, in order."""
+    return (base is not None and head is not None and len(base) == len(head)
+            and np.array_equal(base["example"].to_numpy(), head["example"].to_numpy())
+            and np.array_equal(base["actual"].to_numpy(), head["actual"].to_numpy()))
+
+
+def judge_metrics(task: dict, base: dict, head: dict, seed: int = 0) -> dict:
+    """A verdict on every headline metric, from each revision's {"evaluate": evaluate.json or None,
+    "predictions": reports/predictions.csv as a frame or None}.
+
+    Same test examples at both: the paired bootstrap over them (what each revision's model predicted
+    for each example). Otherwise both revisions' own intervals, combined as independent. Either way
+    the seed-to-seed spread (evaluate.seeds > 1) widens the interval, and a change smaller than one
+    test example can make is within noise. Returns {"method": ..., "rows": {metric: row}}.
+    """
+    if not base["evaluate"] or not head["evaluate"]:
+        return {"method": "no reports/metrics/evaluate.json at one of the revisions", "rows": {}}
+    keys = [k for k in headline_metrics(head["evaluate"]) if k in base["evaluate"]]
+    paired = same_examples(base["predictions"], head["predictions"])
+    changes = {}
+    if paired:
+        _, y_true, base_output = from_predictions(base["predictions"])
+        head_output = from_predictions(head["predictions"])[2]
+        changes = paired_changes(task, y_true, base_output, head_output, BOOTSTRAP_RESAMPLES, seed)
+    rows = {}
+    for key in keys:
+        metric, old, new = key.removeprefix("test_"), base["evaluate"][key], head["evaluate"][key]
+        seed_std = _seed_std([base, head], key)
+        if paired:
+            change = changes[metric]
+            resolution = one_example(task, metric, y_true, base_output, head_output)
+            verdict = judge_change(key, change["difference"], percentile_interval(change["resampled"]), resolution,
+                                   seed_std)
+        elif None not in (_half_width(base["evaluate"], key), _half_width(head["evaluate"], key)):
+            half = float(np.hypot(_half_width(base["evaluate"], key), _half_width(head["evaluate"], key)))
+            verdict = judge_change(key, new - old, (new - old - half, new - old + half), seed_std=seed_std)
+        else:
+            verdict = {"difference": new - old, "ci_low": None, "ci_high": None, "verdict": "not judged"}
+        if old == new and verdict["verdict"] != "not judged":
+            verdict["verdict"] = "unchanged"
+        rows[key] = {"old": old, "new": new, **verdict}
+    if paired:
+        method = (f"paired bootstrap over the same {len(y_true)} test examples ({BOOTSTRAP_RESAMPLES} resamples of "
+                  "reports/predictions.csv at both revisions)")
+    else:
+        method = ("the test examples differ between the revisions (or one has no reports/predictions.csv): "
+                  "each revision's own 95% intervals, combined as independent")
+    noise = max((_seed_std([base, head], key) for key in keys), default=0.0)
+    seeds = max(rev["evaluate"].get("seeds") or 1 for rev in (base, head))
+    method += (f"; training noise from {seeds} seeds (evaluate.seeds) widens each interval" if noise
+               else "; training noise not measured (evaluate.seeds: 1)")
+    return {"method": method, "rows": rows}
+
+
+def verdict_lines(judged: dict, base_title: str, head_title: str) -> list:
+    rows = [(key, r["old"], r["new"], r["difference"],
+             "—" if r["ci_low"] is None else f"{r['ci_low']:+.4g} to {r['ci_high']:+.4g}", f"**{r['verdict']}**"
+             if r["verdict"] in ("better", "worse") else r["verdict"]) for key, r in judged["rows"].items()]
+    if not rows:
+        return [f"Not judged: {judged['method']}."]
+    return [*table(["metric", base_title, head_title, "change", "95% interval of the change", "verdict"], rows), "",
+            f"How: {judged['method']}. Better or worse means the interval excludes zero and the change is at least "
+            "what one test example can make; anything else is within noise."]
+
+
+def machine_note(base_environment, head_environment) -> list:
+    """A warning line when the two revisions' evaluate stage ran on different machines."""
+    from stages.lib.environment import differences, summary
+
+    machines = [evaluate_machine(environment) for environment in (base_environment, head_environment)]
+    if None in machines:
+        return []
+    differing = differences(*machines)
+    if not differing:
+        return []
+    return [f"> **Different machines:** the base was evaluated on {summary(machines[0])}, the compared revision on "
+            f"{summary(machines[1])} (they differ in {', '.join(differing)}). Float results differ between CPUs: "
+            "differences inside the intervals below are expected, and the verdicts read them as noise."]
+
+
+def evaluate_machine(environment):
+    """The description of the machine the evaluate stage ran on, from a reports/environment.json; None if unknown."""
+    if not environment:
+        return None
+    machine = environment.get("stages", {}).get("evaluate")
+    return environment.get("machines", {}).get(machine)
+
+
 def _data_by_revision(content: dict) -> dict:
     by_rev = {}
     for row in content.get("data", {}).get("values", []):
@@ -115,13 +224,18 @@ def render_plot(plot_id: str, entries: list, revisions: tuple, folder: Path) -> 
 
 
 def markdown(base: dict, head: dict, params: list, metrics: list, validation: list, plots: dict,
-             unchanged_plots: int, stale: list) -> str:
-    """The report. `base`/`head` title and describe the revisions; `plots` maps plot ids to Markdown lines."""
+             unchanged_plots: int, stale: list, judged: dict = None, machines: list = ()) -> str:
+    """The report. `base`/`head` title and describe the revisions; `plots` maps plot ids to Markdown lines;
+    `judged` is judge_metrics' verdicts, `machines` machine_note's lines."""
     lines = [f"# Pipeline report: {head['title']} vs {base['title']}", "",
              f"- **base**: {base['description']}", f"- **compared**: {head['description']}"]
+    if machines:
+        lines += ["", *machines]
     if stale:
         lines += ["", f"> **Warning:** the workspace differs from dvc.lock in {', '.join(stale)}: "
                       "run `dvc repro` so that the numbers below describe this code and data."]
+    if judged is not None:
+        lines += ["", "## Verdicts on the test scores", "", *verdict_lines(judged, base["title"], head["title"])]
     lines += ["", "## Params", ""]
     lines += table(["file", "param", base["title"], head["title"]], params) if params else ["No params changed."]
     lines += ["", "## Metrics", ""]

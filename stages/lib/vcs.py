@@ -4,6 +4,7 @@ DVC's `--json` outputs are its stable interface; its Python internals change bet
 """
 import json
 import subprocess
+from pathlib import Path
 import sys
 
 from stages.lib.errors import PipelineError
@@ -59,3 +60,14 @@ def uncommitted(*paths: str) -> list:
     """Which of `paths` (files or folders) differ from HEAD in the working tree, new files included."""
     lines = git("status", "--porcelain", "--untracked-files=all", "--", *paths).splitlines()
     return sorted(line[3:] for line in lines if line.strip())
+
+
+def read_at(rev, path: str):
+    """A committed file's text at `rev` (None: the workspace's file), or None where it does not exist."""
+    if rev is None:
+        try:
+            return Path(path).read_text()
+        except FileNotFoundError:
+            return None
+    result = subprocess.run(["git", "show", f"{rev}:./{path}"], capture_output=True, text=True)  # ./: from here
+    return result.stdout if result.returncode == 0 else None
