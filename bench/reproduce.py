@@ -60,11 +60,12 @@ def main() -> None:
         _, head = run(clone, "git", "log", "-1", "--format=%h %s", args.scores)
     current = describe()
     machine = evaluate_machine(environment)
-    differing = differences(machine, current) if machine else ["(unknown)"]
+    differing = differences(machine, current) if machine else None
     made_on = summary(machine) if machine else "an unrecorded machine (no reports/environment.json entry for evaluate)"
     print(f"committed: {head.strip()[:80]}, evaluated on {made_on}")
-    print(f"rerun: this machine, {summary(current)}; "
-          + (f"differs in {', '.join(differing)}" if differing else "the same machine"))
+    same = ("the committed scores' machine is unrecorded" if differing is None
+            else f"differs in {', '.join(differing)}" if differing else "the same machine")
+    print(f"rerun: this machine, {summary(current)}; {same}")
     print(f"dvc repro {' '.join(target) or '(every stage)'} in a fresh clone: {seconds:.0f} s")
     rows = compare(committed, rerun)
     for key, old, new, (low, high), inside in rows:

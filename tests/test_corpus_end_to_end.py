@@ -23,6 +23,8 @@ from tests import corpus
 from tests.conftest import copy_pipeline
 from tests.test_pipeline_end_to_end import dvc, environment, run
 
+# Items whose final model is also retrained with a second seed (evaluate.seeds): a regression and a 1:20 label.
+TWO_SEEDS = {"houses", "churn"}
 # Sizes that make a run cheap; everything else stays at its default.
 SMALL = {"overfit.epochs": 15, "regularize.epochs": 20, "studies.{dataset}.epochs": 5, "optimize.fine_tune_epochs": 1,
          "split.folds": 3, "split.repeats": 1}
@@ -92,6 +94,8 @@ def test_every_stage_runs_on_the_corpus_item(item, tmp_path, tmp_path_factory):
     data = item.write(repo / "data")
     params = yaml.safe_load((repo / "params.yaml").read_text())
     absent = user_params(params, item, data.relative_to(repo).as_posix())
+    if item.name in TWO_SEEDS:
+        set_key(params, "evaluate.seeds", 2)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     if absent:
         print(f"\ncorpus {item.name}: params.yaml has no {', '.join(absent)} yet: left unset")
@@ -117,6 +121,14 @@ def test_every_stage_runs_on_the_corpus_item(item, tmp_path, tmp_path_factory):
     lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
     assert stage_names(yaml.safe_load((repo / "dvc.yaml").read_text())) <= set(lock)
     assert isinstance(score, float) and np.isfinite(score)
+    evaluation = json.loads((repo / paths.EVALUATE_METRICS).read_text())
+    low, high = evaluation[f"test_{metric}_ci_low"], evaluation[f"test_{metric}_ci_high"]
+    assert low <= score <= high and low < high
+    assert (f"test_{metric}_seed_std" in evaluation) == (item.name in TWO_SEEDS)
+    predictions = pd.read_csv(repo / paths.TEST_PREDICTIONS)
+    assert predictions["example"].tolist() == json.loads((repo / paths.SPLIT).read_text())["test"]
+    recorded = json.loads((repo / paths.ENVIRONMENT).read_text())
+    assert {"evaluate", "export", "optimize", "study@capacity"} <= set(recorded["stages"])
     assert (repo / paths.EXPORT_DIR / "signature.json").exists()
     assert (repo / paths.STUDIES_SUMMARY).stat().st_size > 0
     raw = json.loads((repo / paths.RAW_MANIFEST).read_text())

@@ -168,13 +168,19 @@ def test_seed_noise_turns_a_real_but_small_drop_into_noise():
 
 
 def test_different_test_examples_fall_back_on_each_revisions_interval():
+    import numpy as np
+
     base, head = revisions(flipped=(0, 40))
     head["predictions"]["example"] += 1000  # another test split
     base["evaluate"].update(test_accuracy_ci_low=0.99, test_accuracy_ci_high=1.0)
     head["evaluate"].update(test_accuracy_ci_low=0.87, test_accuracy_ci_high=0.93)
     judged = pr_report.judge_metrics(TEN, base, head)
     assert judged["rows"]["test_accuracy"]["verdict"] == "worse" and "combined as independent" in judged["method"]
-    base["evaluate"].pop("test_accuracy_ci_low")
+    for end in ("low", "high"):  # a base from before intervals: taken as wide as the compared revision's
+        base["evaluate"].pop(f"test_accuracy_ci_{end}")
+    row = pr_report.judge_metrics(TEN, base, head)["rows"]["test_accuracy"]
+    assert row["verdict"] == "worse" and row["ci_high"] == pytest.approx(-0.1 + np.hypot(0.03, 0.03))
+    head["evaluate"].pop("test_accuracy_ci_low")
     assert pr_report.judge_metrics(TEN, base, head)["rows"]["test_accuracy"]["verdict"] == "not judged"
 
 

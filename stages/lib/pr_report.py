@@ -108,6 +108,9 @@ def judge_metrics(task: dict, base: dict, head: dict, seed: int = 0) -> dict:
         _, y_true, base_output = from_predictions(base["predictions"])
         head_output = from_predictions(head["predictions"])[2]
         changes = paired_changes(task, y_true, base_output, head_output, BOOTSTRAP_RESAMPLES, seed)
+    def halves(key: str) -> list:
+        return [_half_width(rev["evaluate"], key) for rev in (base, head)]
+
     rows = {}
     for key in keys:
         metric, old, new = key.removeprefix("test_"), base["evaluate"][key], head["evaluate"][key]
@@ -117,8 +120,9 @@ def judge_metrics(task: dict, base: dict, head: dict, seed: int = 0) -> dict:
             resolution = one_example(task, metric, y_true, base_output, head_output)
             verdict = judge_change(key, change["difference"], percentile_interval(change["resampled"]), resolution,
                                    seed_std)
-        elif None not in (_half_width(base["evaluate"], key), _half_width(head["evaluate"], key)):
-            half = float(np.hypot(_half_width(base["evaluate"], key), _half_width(head["evaluate"], key)))
+        elif known := [h for h in halves(key) if h is not None]:
+            # a revision without intervals (made before they existed) is taken as uncertain as the other
+            half = float(np.hypot(*(known[0] if h is None else h for h in halves(key))))
             verdict = judge_change(key, new - old, (new - old - half, new - old + half), seed_std=seed_std)
         else:
             verdict = {"difference": new - old, "ci_low": None, "ci_high": None, "verdict": "not judged"}
@@ -130,7 +134,8 @@ def judge_metrics(task: dict, base: dict, head: dict, seed: int = 0) -> dict:
                   "reports/predictions.csv at both revisions)")
     else:
         method = ("the test examples differ between the revisions (or one has no reports/predictions.csv): "
-                  "each revision's own 95% intervals, combined as independent")
+                  "each revision's own 95% intervals (one without them taken as wide as the other's), "
+                  "combined as independent")
     noise = max((_seed_std([base, head], key) for key in keys), default=0.0)
     seeds = max(rev["evaluate"].get("seeds") or 1 for rev in (base, head))
     method += (f"; training noise from {seeds} seeds (evaluate.seeds) widens each interval" if noise
