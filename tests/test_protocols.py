@@ -77,9 +77,15 @@ def test_each_protocol_reports_mean_and_spread_and_keeps_the_test_split_for_eval
     assert chosen["folds"] == folds and set(chosen["selected"]) >= {"val_accuracy_mean", "val_accuracy_std"}
     assert (chosen["selected"]["val_accuracy_std"] > 0) == (folds > 1)
     assert metrics(project, paths.OVERFIT_METRICS)["folds"] == folds
-    assert set(metrics(project, paths.BASELINE_METRICS)["most_frequent"]) == {"validation_mean", "validation_std"}
+    assert set(metrics(project, paths.BASELINE_METRICS)["most_frequent"]) == {
+        "validation_mean", "validation_std", "validation_ci_low", "validation_ci_high"}
+    # an interval on the cross-validated score: Student's t over several folds, a bootstrap over one
+    selected = chosen["selected"]
+    assert selected["val_accuracy_ci_low"] <= selected["val_accuracy_mean"] <= selected["val_accuracy_ci_high"]
+    assert selected["val_accuracy_ci_low"] < selected["val_accuracy_ci_high"]
     result = metrics(project, paths.EVALUATE_METRICS)
     assert result["test_accuracy"] > 0.6 and "validation_accuracy_std" in result
+    assert result["validation_accuracy_ci_low"] == selected["val_accuracy_ci_low"]
     assert result["baseline"]["test_accuracy"] == pytest.approx(0.5, abs=0.05)
     # Model selection saw validation folds only; the test split was read by evaluate alone.
     assert reads["regularize"] == {"train", "validation", "development"}
