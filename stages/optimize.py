@@ -14,7 +14,7 @@ from stages.lib.errors import run_stage
 from stages.lib.evaluation import task_scores
 from stages.lib.io import atomic_dir, atomic_path, read_json, save_keras_model, write_json
 from stages.lib.models import load_model, seed_everything
-from stages.lib.optimization import (compare_variants, keep_pruned, predict, prune, quantized,
+from stages.lib.optimization import (compare_variants, fine_tune, predict, prune, quantized,
                                      sparsity_of, table, weights_bytes, without_optimizer)
 from stages.lib.params import load_params
 
@@ -30,9 +30,7 @@ def main() -> None:
     pruned = load_model(source)  # compiled as regularize trained it, for the fine-tuning
     masks = prune(pruned, settings.sparsity)
     if settings.fine_tune_epochs:
-        x_development, y_development = read_features("development")
-        pruned.fit(x_development, y_development, epochs=settings.fine_tune_epochs,
-                   batch_size=params.regularize.batch_size, callbacks=[keep_pruned(masks)], verbose=2)
+        fine_tune(pruned, masks, read_features("development"), settings.fine_tune_epochs, params.regularize.batch_size)
     variants = {name: without_optimizer(model) for name, model in
                 (("float32", load_model(source)), ("int8", quantized(source)), ("pruned", pruned))}
     outputs = {name: predict(model, x_test) for name, model in variants.items()}

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from stages.lib.models import build_model
-from stages.lib.optimization import (compare_variants, judge, keep_pruned, predict, prune, quantized,
+from stages.lib.optimization import (compare_variants, fine_tune, judge, predict, prune, quantized,
                                      single_example_latency_ms, sparsity_of, table, weights_bytes, without_optimizer)
 from tests.conftest import THREE_CLASSES, run_module, write_params
 
@@ -32,7 +32,9 @@ def test_pruning_zeroes_the_smallest_weights_and_fine_tuning_keeps_them_zero(dat
         kernel = np.asarray(layer.kernel)
         assert np.mean(kernel == 0) == pytest.approx(0.75, abs=0.01)
         assert (kernel[magnitudes > np.quantile(magnitudes, 0.75)] != 0).all()  # the largest survive
-    model.fit(*data, epochs=2, verbose=0, callbacks=[keep_pruned(masks)])
+    assert model.steps_per_execution > 1  # as every model trains: several batches per call
+    fine_tune(model, masks, data, epochs=2, batch_size=8)
+    assert model.steps_per_execution == 1  # the callback sees every step, not every 32nd
     assert all(np.mean(np.asarray(layer.kernel) == 0) >= 0.74 for layer in model.layers)
     assert sparsity_of(masks) == pytest.approx(0.75, abs=0.01)
 

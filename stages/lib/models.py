@@ -12,6 +12,12 @@ from scipy.sparse import issparse
 from stages.lib.errors import PipelineError
 
 
+# Batches Keras runs per call into TensorFlow. On small data the per-batch Python overhead is most of
+# a step (the digits MLP, 30 epochs: 7.6 s at 1, 4.8 s at 32, the same weights to the bit); epoch-level
+# callbacks (early stopping) are unaffected, batch-level ones see every 32nd batch.
+STEPS_PER_EXECUTION = 32
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow and make TensorFlow's ops deterministic."""
     import keras
@@ -55,7 +61,8 @@ def build_model(n_features: int, task: dict, units, optimizer: str, learning_rat
     if cross_entropy and task["problem_type"] != "regression":
         kind = keras.metrics.BinaryCrossentropy if task["output_units"] == 1 else keras.metrics.SparseCategoricalCrossentropy
         metrics.append(kind(name="cross_entropy"))
-    model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=task["loss"], metrics=metrics)
+    model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=task["loss"], metrics=metrics,
+                  steps_per_execution=STEPS_PER_EXECUTION)
     return model
 
 
@@ -160,7 +167,7 @@ def with_target_units(model, task: dict, training, center: float, scale: float, 
     scaled = keras.Sequential([keras.Input(shape=(model.input_shape[1],), sparse=sparse), *model.layers,
                                keras.layers.Rescaling(scale, offset=center, name="target_units")])
     scaled.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate), loss=task["loss"],
-                   metrics=[task["training_metric"]])
+                   metrics=[task["training_metric"]], steps_per_execution=STEPS_PER_EXECUTION)
     scaled.optimizer.build(scaled.trainable_variables)  # saved with its slots, so loading it warns of nothing
     return scaled
 

@@ -70,6 +70,14 @@ def keep_pruned(masks: list):
     return KeepPruned()
 
 
+def fine_tune(model, masks: list, xy, epochs: int, batch_size: int) -> None:
+    """Train the pruned `model` further with its zeros put back after every step. It runs one batch per
+    call for that (models train several per call, see stages.lib.models.STEPS_PER_EXECUTION)."""
+    model.steps_per_execution = 1
+    model.train_function = None
+    model.fit(*xy, epochs=epochs, batch_size=batch_size, callbacks=[keep_pruned(masks)], verbose=2)
+
+
 def sparsity_of(masks: list) -> float:
     return float(1 - sum(mask.sum() for _, mask in masks) / sum(mask.size for _, mask in masks))
 
