@@ -24,11 +24,10 @@ from stages.lib.params import load_params
 from stages.lib.plots import learning_curves_png, predictions_png
 
 
-def seed_spread(task: dict, params, x_test, y_test, first: dict) -> dict:
+def seed_spread(task: dict, params, development, x_test, y_test, first: dict) -> dict:
     """test_<metric>_seed_mean and _seed_std over the committed model (`first`, its scores) and the kept
     candidate retrained with seeds seed+1 ... seed+evaluate.seeds-1."""
     candidate = read_json(f"{paths.REGULARIZED_DIR}/candidate.json")
-    development = read_features("development")
     runs = [first]
     for extra in range(1, params.evaluate.seeds):
         print(f"evaluate: retraining '{candidate['name']}' with seed {params.seed + extra}")
@@ -48,7 +47,8 @@ def main() -> None:
     metric = task["primary_metric"]
     x_test, y_test = read_features("test")
     strategy = best_baseline(read_json(paths.BASELINE_METRICS), metric, task["greater_is_better"])
-    baseline = fit_baseline(task, strategy, *read_features("development"), params.seed)
+    development = read_features("development")
+    baseline = fit_baseline(task, strategy, *development, params.seed)
     outputs = {
         "regularized": load_model(f"{paths.REGULARIZED_DIR}/model.keras").predict(x_test, verbose=0),
         "overfit": load_model(paths.OVERFIT_MODEL).predict(x_test, verbose=0),
@@ -66,7 +66,7 @@ def main() -> None:
     check_beats_baseline(task, (scores["regularized"][metric], baseline_score), strategy, versus_baseline,
                          settings.significance)
     # Before any output is written: an interrupted retraining leaves the previous outputs as they were.
-    spread = seed_spread(task, params, x_test, y_test, scores["regularized"]) if settings.seeds > 1 else {}
+    spread = seed_spread(task, params, development, x_test, y_test, scores["regularized"]) if settings.seeds > 1 else {}
     regression = task["problem_type"] == "regression"
     predicted = outputs["regularized"][:, 0] if regression else predict_classes(outputs["regularized"])
     write_csv(paths.PREDICTIONS, pd.DataFrame({"actual": y_test, "predicted": predicted}))

@@ -145,9 +145,10 @@ def record(stage: str, path=paths.ENVIRONMENT, description: Optional[dict] = Non
 
 
 def flatten(values: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}, the keys `dvc params diff` and `dvc exp run -S` use (an empty dict stays)."""
     flat = {}
     for key, value in values.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value:
             flat.update(flatten(value, f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = value

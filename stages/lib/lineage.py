@@ -67,17 +67,6 @@ def upstream(name: str, lock: dict) -> list:
     return ordered
 
 
-def flatten(values: dict, prefix: str = "") -> dict:
-    """{"a": {"b": 1}} -> {"a.b": 1}, the keys `dvc params diff` and `dvc exp run -S` use."""
-    flat = {}
-    for key, value in values.items():
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def stage_record(name: str, lock: dict) -> dict:
     stage = lock[name]
     deps = [{"path": dep["path"], "md5": dep.get("md5"), "size": dep.get("size"),
@@ -91,7 +80,7 @@ def recorded_params(stage: dict, file: Optional[str] = None) -> dict:
     params = {}
     for name, values in stage.get("params", {}).items():
         if file is None or name == file:
-            params.update(flatten(values))
+            params.update(environment.flatten(values))
     return params
 
 
@@ -161,7 +150,7 @@ def verification_problems(status: dict, lock: dict, chain: list, root: Path) -> 
                 for path, what in paths.items():
                     if isinstance(what, dict):  # params: {key: modified|new|deleted}
                         if current_params is None:
-                            current_params = flatten(yaml.safe_load((root / path).read_text()) or {})
+                            current_params = environment.flatten(yaml.safe_load((root / path).read_text()) or {})
                         recorded = recorded_params(stage, path)
                         problems += [{"stage": name, "role": "params", "path": f"{path}:{key}", "status": state,
                                       "recorded": _lookup(recorded, key), "current": _lookup(current_params, key)}
