@@ -62,7 +62,7 @@ def user_params(params: dict, item: corpus.Item, data_path: str) -> list:
 
 
 def stage_names(pipeline: dict) -> set:
-    """dvc.yaml's stages as dvc.lock names them (a foreach stage once per item: study@capacity)."""
+    """dvc.yaml's stages as dvc.lock names them (a foreach stage once per item: name@item)."""
     names = set()
     for name, stage in pipeline["stages"].items():
         names |= {f"{name}@{entry}" for entry in stage["foreach"]} if "foreach" in stage else {name}
@@ -128,7 +128,7 @@ def test_every_stage_runs_on_the_corpus_item(item, tmp_path, tmp_path_factory):
     predictions = pd.read_csv(repo / paths.TEST_PREDICTIONS)
     assert predictions["example"].tolist() == json.loads((repo / paths.SPLIT).read_text())["test"]
     recorded = json.loads((repo / paths.ENVIRONMENT).read_text())
-    assert {"evaluate", "export", "optimize", "study@capacity"} <= set(recorded["stages"])
+    assert {"evaluate", "export", "optimize", "studies"} <= set(recorded["stages"])
     assert (repo / paths.EXPORT_DIR / "signature.json").exists()
     assert (repo / paths.STUDIES_SUMMARY).stat().st_size > 0
     raw = json.loads((repo / paths.RAW_MANIFEST).read_text())

@@ -139,3 +139,30 @@ def test_a_saved_regression_model_loads_without_warnings(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_model(tmp_path / "model.keras")
+
+
+def test_a_model_trained_again_from_its_starting_state_matches_a_new_one(tiny_problem):
+    """fit_mlp reuses the model it built last for the same architecture and seed (a fold loop); with dropout and
+    early stopping, every fold's weights must be those a newly built model reaches."""
+    from stages.lib import models
+    from stages.lib.params import TrainingParams
+
+    task, (x, y), validation = tiny_problem
+    settings = TrainingParams(epochs=6, batch_size=8, optimizer="rmsprop", learning_rate=1e-2)
+    folds = [np.arange(len(x)) % 3 != k for k in range(3)]
+
+    def weights_per_fold(new_each_time: bool) -> list:
+        weights = []
+        for keep in folds:
+            if new_each_time:
+                models._last_built.clear()
+            model, _ = models.fit_mlp(task, (x[keep], y[keep]), validation, settings, 3, [16], dropout=0.3, patience=2,
+                                      verbose=0)
+            weights.append([w.copy() for w in model.get_weights()])
+        return weights
+
+    reused, new = weights_per_fold(False), weights_per_fold(True)
+    for fold_reused, fold_new in zip(reused, new):
+        for a, b in zip(fold_reused, fold_new):
+            np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(reused[0][0], reused[1][0])  # the folds did train differently

@@ -246,8 +246,8 @@ def test_studies_run_as_stages_and_are_summarized(repo):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["studies"]["digits"]["epochs"] = 4  # the default sizes take minutes; the plumbing is the same
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    output = dvc(repo, "repro", "study_summary")
-    assert "Running stage 'evaluate'" not in output and output.count("Running stage 'study@") == 8
+    output = dvc(repo, "repro", "studies")
+    assert "Running stage 'evaluate'" not in output and "Running stage 'studies'" in output
     summary = (repo / paths.STUDIES_SUMMARY).read_text()
     rows = [line for line in summary.splitlines() if line.startswith("| ") and not line.startswith("| study")]
     assert len(rows) == 8 and all(row.endswith(("| held |", "| **did not hold** |")) for row in rows)
@@ -273,7 +273,7 @@ def test_the_readme_s_example_table_runs_every_stage_by_changing_params_only(rep
     (Texts, and messier tables, run every stage in tests/test_corpus_end_to_end.py.)"""
     switch_task(repo, "table")
     output = dvc(repo, "repro")
-    assert "Running stage 'collect'" in output and "Running stage 'study@dropout'" in output
+    assert "Running stage 'collect'" in output and "Running stage 'studies'" in output
     # Under 1,000 rows, auto picks iterated K-fold (here 3 folds x 1 repeat to keep the test quick).
     assert read(repo, paths.SPLIT)["protocol"] == "iterated_kfold" and read(repo, paths.REGULARIZE_METRICS)["folds"] == 3
     assert read(repo, paths.EVALUATE_METRICS)["test_accuracy"] >= 0.9

@@ -132,10 +132,10 @@ def test_summary_table_reports_each_verdict():
     assert "| capacity | Big overfits. | best_epoch_large 3 | **did not hold** |" in text
 
 
-def test_study_stage_writes_curves_plot_and_verdict(project, default_params):
+def test_studies_stage_writes_every_study_s_curves_plot_and_verdict_and_the_summary(project, default_params):
     import json
 
-    from stages import study
+    from stages import studies
     from stages.lib import paths
     from stages.lib.artifacts import write_features
     from stages.lib.io import write_json
@@ -147,18 +147,21 @@ def test_study_stage_writes_curves_plot_and_verdict(project, default_params):
         y = np.arange(n) % 3
         write_features(project / paths.features_file(split, 0), (rng.normal(size=(n, 5)) + y[:, None]).astype(np.float32), y)
     write_json(project / paths.TASK, define_task("x", "classification", {"0": 1, "1": 1, "2": 1}, 3.0))
-    default_params["studies"]["digits"].update(epochs=6, units=[8], patience=1)
+    default_params["studies"]["digits"].update(epochs=6, units=[8], capacity_large=[32, 32], patience=1)
     write_params(project, default_params)
-    study.main("early_stopping")
+    studies.main()
     verdict = json.loads((project / paths.study_metrics("early_stopping")).read_text())
     assert set(verdict) >= {"claim", "held", "best_epoch", "restored_val_loss", "min_val_loss"}
     curves = sorted(p.name for p in (project / paths.study_curves("early_stopping")).iterdir())
     assert curves == ["early_stopping.csv", "no_stopping.csv"]
     header = (project / paths.study_curves("early_stopping") / "no_stopping.csv").read_text().splitlines()[0]
     assert header == "epoch,loss,accuracy,cross_entropy,val_loss,val_accuracy,val_cross_entropy"
-    assert (project / paths.study_png("early_stopping")).stat().st_size > 0
-    with pytest.raises(PipelineError, match="unknown study 'overfitting'"):
-        study.main("overfitting")
+    for name in STUDIES:
+        assert (project / paths.study_png(name)).stat().st_size > 0
+        assert json.loads((project / paths.study_metrics(name)).read_text())["held"] in (True, False)
+    rows = [line for line in (project / paths.STUDIES_SUMMARY).read_text().splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + len(STUDIES)
+    assert set(json.loads((project / paths.ENVIRONMENT).read_text())["stages"]) == {"studies"}
 
 
 def test_studies_that_change_features_are_not_applicable_to_sparse_text():
@@ -202,7 +205,7 @@ def test_every_study_runs_on_a_binary_task(sparse):
 
     from stages.lib.studies import run_study
     from stages.lib.task import define_task
-    from stages.study import CURVE_COLUMNS
+    from stages.studies import CURVE_COLUMNS
 
     rng = np.random.default_rng(0)
     y = np.arange(40) % 2

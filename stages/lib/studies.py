@@ -233,7 +233,7 @@ def summary_markdown(dataset: str, verdicts: dict) -> str:
     """A table: study, the book's claim, the numbers measured, and whether the claim held."""
     lines = [f"# Chapter 5 studies on `{dataset}`", "",
              "Each row is a claim of Deep Learning with Python, ch. 5, tested by training its variants on this "
-             "task's training split and watching the validation split. Regenerate with `dvc repro study_summary`.", "",
+             "task's training split and watching the validation split. Regenerate with `dvc repro studies`.", "",
              "| study | claim | measured | verdict |", "|---|---|---|---|"]
     for name, verdict in verdicts.items():
         measured = ", ".join(f"{k} {_format(v)}" for k, v in verdict.items() if k not in ("claim", "held"))

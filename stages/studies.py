@@ -1,0 +1,49 @@
+"""studies: chapter 5's experiments on the current task's features, each with its curves, plot and
+verdict, then one Markdown table of every claim (reports/studies.md).
+
+All of them run in one process, so TensorFlow starts once rather than once per study.
+"""
+import pandas as pd
+
+from stages.lib import paths
+from stages.lib.artifacts import read_features
+from stages.lib.environment import record
+from stages.lib.errors import run_stage
+from stages.lib.io import atomic_dir, atomic_path, read_json, write_csv, write_json
+from stages.lib.params import load_params
+from stages.lib.plots import study_png
+from stages.lib.studies import Study, define_studies, run_study, summary_markdown, verdict_word
+
+CURVE_COLUMNS = ["epoch", "loss", "accuracy", "cross_entropy", "val_loss", "val_accuracy", "val_cross_entropy"]
+
+
+def write_study(study: Study, histories: dict, verdict: dict) -> dict:
+    """Write one study's curves (one CSV per variant), plot and verdict; returns the verdict."""
+    with atomic_dir(paths.study_curves(study.name)) as tmp:
+        for variant, history in histories.items():
+            write_csv(tmp / f"{variant}.csv", history[CURVE_COLUMNS])
+        if not histories:  # not applicable: an empty curve keeps the declared output in place
+            write_csv(tmp / "not_applicable.csv", pd.DataFrame(columns=CURVE_COLUMNS))
+    outcome = verdict_word(verdict)
+    study_png(paths.study_png(study.name), histories, f"{study.name}: {outcome}")
+    write_json(paths.study_metrics(study.name), verdict)
+    print(f"studies: {study.name} {outcome}")
+    return verdict
+
+
+def main() -> None:
+    params = load_params()
+    task = read_json(paths.TASK)
+    train, validation = read_features("train", 0), read_features("validation", 0)
+    studies = define_studies(params.study_settings).values()
+    verdicts = {study.name: write_study(study, *run_study(study, task, train, validation, params.study_settings,
+                                                          params.seed)) for study in studies}
+    with atomic_path(paths.STUDIES_SUMMARY) as tmp:
+        tmp.write_text(summary_markdown(params.task.dataset, verdicts))
+    record("studies")
+    held = sum(v["held"] is True for v in verdicts.values())
+    print(f"studies: {held} of {len(verdicts)} claims held on {params.task.dataset} -> {paths.STUDIES_SUMMARY}")
+
+
+if __name__ == "__main__":
+    run_stage(main)
