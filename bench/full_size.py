@@ -81,7 +81,7 @@ task = read_json("reports/task.json")
 seed_everything(0)  # as the stages do: seeded, op determinism on
 model = build_model(train[0].shape[1], task, {units}, "rmsprop", 1e-3, sparse=issparse(train[0]))
 start = time.perf_counter()
-train_model(model, train, validation, {epochs}, {batch_size}, verbose=0)
+train_model(model, train, validation, {epochs}, {batch_size}, 0, verbose=0)
 print(json.dumps({{"seconds": time.perf_counter() - start, "peak_mb": peak_mb()}}))
 """
 

@@ -103,7 +103,7 @@ def test_regularize_vs_keras(project):
     assert_lines(output, r"candidate '\w+' \[\d+\], 2 epochs, 1 runs each, alternating, fresh process per run",
                  rf"pipeline fit \(stages.lib.models.fit_mlp\): median {NUMBER} s  runs \[{NUMBER}\]",
                  rf"bare Keras script: +median {NUMBER} s  runs \[{NUMBER}\]",
-                 rf"ratio pipeline / bare: {NUMBER} \(goal <= 1.10\)")
+                 rf"ratio pipeline / bare: {NUMBER} \(goal <= 1.05\)")
 
 
 @pytest.mark.pipeline

@@ -142,8 +142,8 @@ def test_a_saved_regression_model_loads_without_warnings(tmp_path):
 
 
 def test_a_model_trained_again_from_its_starting_state_matches_a_new_one(tiny_problem):
-    """fit_mlp reuses the model it built last for the same architecture and seed (a fold loop); with dropout and
-    early stopping, every fold's weights must be those a newly built model reaches."""
+    """fit_mlp reuses a model it built for the same architecture and seed (a fold loop); with dropout and early
+    stopping, every fold's weights must be those a newly built model reaches."""
     from stages.lib import models
     from stages.lib.params import TrainingParams
 
@@ -155,7 +155,7 @@ def test_a_model_trained_again_from_its_starting_state_matches_a_new_one(tiny_pr
         weights = []
         for keep in folds:
             if new_each_time:
-                models._last_built.clear()
+                models._built.clear()
             model, _ = models.fit_mlp(task, (x[keep], y[keep]), validation, settings, 3, [16], dropout=0.3, patience=2,
                                       verbose=0)
             weights.append([w.copy() for w in model.get_weights()])

@@ -18,10 +18,12 @@ from stages.lib.errors import PipelineError
 # epoch-level callbacks (early stopping) are unaffected, batch-level ones see every 32nd batch.
 STEPS_PER_EXECUTION = 32
 
-# The model fit_mlp built last, with its starting state, for the next call with the same architecture and
-# seed: a loop over folds (or the final fit after them) trains it again from that state instead of building
-# and tracing a new one, which costs about 0.8 s per fit, and reaches the same weights to the bit.
-_last_built = {}
+# The models fit_mlp built last (at most KEPT_MODELS, oldest dropped first), with their starting states, for
+# the next calls with the same architecture and seed: a loop over folds, or regularize's final fit of the kept
+# candidate, trains one again from that state instead of building and tracing a new one, which costs about
+# 0.8 s per fit, and reaches the same weights to the bit.
+KEPT_MODELS = 4
+_built = {}
 
 
 def seed_everything(seed: int) -> None:
@@ -73,16 +75,22 @@ def build_model(n_features: int, task: dict, units, optimizer: str, learning_rat
 
 
 def batches(xy, batch_size: int, shuffle_seed=None):
-    """Dense (x, y) as a tf.data pipeline of batches, reshuffled on every pass when `shuffle_seed` is given.
+    """(x, y) as a tf.data pipeline of batches, reshuffled on every pass when `shuffle_seed` is given; x is
+    an array or a scipy sparse matrix (multi-hot text), which stays sparse.
 
     Keras' own pipeline for NumPy arrays costs about 15 ms to start, twice per epoch: more than an epoch
     of training on a few hundred rows. This one starts in under 1 ms.
     """
     import tensorflow as tf
 
-    data = tf.data.Dataset.from_tensor_slices((xy[0], np.asarray(xy[1])))
+    x = xy[0]
+    if issparse(x):
+        coo = x.tocoo()
+        x = tf.sparse.reorder(tf.SparseTensor(np.column_stack([coo.row, coo.col]).astype(np.int64),
+                                              coo.data, coo.shape))
+    data = tf.data.Dataset.from_tensor_slices((x, np.asarray(xy[1])))
     if shuffle_seed is not None:
-        data = data.shuffle(len(xy[0]), seed=shuffle_seed, reshuffle_each_iteration=True)
+        data = data.shuffle(xy[0].shape[0], seed=shuffle_seed, reshuffle_each_iteration=True)
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
@@ -92,20 +100,16 @@ def train(model, train_xy, validation_xy, epochs: int, batch_size: int, seed: in
     per-epoch history.
 
     With `patience`, training stops once validation loss has not improved for that many
-    epochs and the best weights are restored. Sparse (scipy) inputs go through Keras' own pipeline.
+    epochs and the best weights are restored.
     """
     import keras
 
     callbacks = []
     if patience and validation_xy is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True))
-    if issparse(train_xy[0]):
-        history = model.fit(*train_xy, validation_data=validation_xy, epochs=epochs, batch_size=batch_size,
-                            callbacks=callbacks, verbose=verbose)
-    else:
-        history = model.fit(batches(train_xy, batch_size, seed), epochs=epochs, shuffle=False, callbacks=callbacks,
-                            verbose=verbose,
-                            validation_data=None if validation_xy is None else batches(validation_xy, batch_size))
+    history = model.fit(batches(train_xy, batch_size, seed), epochs=epochs, shuffle=False, callbacks=callbacks,
+                        verbose=verbose,
+                        validation_data=None if validation_xy is None else batches(validation_xy, batch_size))
     return history_frame(history.history)
 
 
@@ -157,20 +161,21 @@ def diagnose(history: pd.DataFrame, tolerance: float, chance: float, metric: str
 
 
 def fresh_model(seed: int, **architecture):
-    """build_model(**architecture) seeded with `seed`, untrained: the one built last, reset to its starting
-    weights, optimizer state and dropout seeds, when it has the same architecture and seed, else a new one.
-    A model returned earlier is reset too: use it before the next call."""
+    """build_model(**architecture) seeded with `seed`, untrained: a kept one with that architecture and seed, reset
+    to its starting weights, optimizer state and dropout seeds, else a new one. A model returned earlier may be
+    that one and is reset too: use it before the next call."""
     seed_everything(seed)
     key = json.dumps([seed, architecture], sort_keys=True, default=str)
-    if key in _last_built:
-        model, start = _last_built[key]
+    if key in _built:
+        model, start = _built[key]
         for variable, value in zip(training_state(model), start):
             variable.assign(value)
         return model
-    _last_built.clear()
+    while len(_built) >= KEPT_MODELS:
+        del _built[next(iter(_built))]
     model = build_model(**architecture)
     model.optimizer.build(model.trainable_variables)
-    _last_built[key] = model, [variable.numpy() for variable in training_state(model)]
+    _built[key] = model, [variable.numpy() for variable in training_state(model)]
     return model
 
 
@@ -184,7 +189,7 @@ def fit_mlp(task: dict, train_xy, validation_xy, training, seed: int, units, l1=
     """Seed, build and train one model with the given training params; returns (model, history).
 
     `validation_xy` None trains without validation (a final model); `epochs` overrides the params'.
-    The model is fresh_model's: valid until the next call.
+    The model is fresh_model's: use it before the next call with the same architecture and seed.
     """
     sparse = issparse(train_xy[0])
     regression = task["problem_type"] == "regression"
