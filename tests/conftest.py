@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from filelock import FileLock
 
 from stages.lib import paths
 from stages.lib.artifacts import write_raw as write_raw_arrays
@@ -75,6 +76,32 @@ def copy_pipeline(destination: Path) -> None:
     shutil.copytree(ROOT / "data" / "examples", destination / "data" / "examples")
     for name in ("dvc.yaml", "params.yaml", ".gitignore", ".dvcignore"):
         shutil.copy(ROOT / name, destination / name)
+
+
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """The folder `build(folder)` makes, made once per test run however many xdist workers ask for it.
+
+    Tests that change what they are given use a copy of it (copied_repo): each can then run on
+    either worker, and none sees another's changes."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, which every worker's own folder is in
+    folder, done = shared / name, shared / f"{name}.done"
+    with FileLock(str(shared / f"{name}.lock")):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed half-way
+            build(folder)
+            done.touch()
+    return folder
+
+
+def copied_repo(built: Path, destination: Path) -> Path:
+    """A copy of a git + DVC repository built by built_once, as if cloned with its workspace and cache."""
+    def dvc_locks(folder, names):  # .dvc/tmp: DVC's locks and per-run state, not the repository's
+        return {"tmp"} if Path(folder).name == ".dvc" else set()
+
+    shutil.copytree(built, destination, symlinks=True, ignore=dvc_locks)
+    return destination
 
 
 def run_module(module: str, folder: Path, *args: str) -> subprocess.CompletedProcess:

@@ -5,12 +5,13 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
 from stages.lib.params import load_params
-from tests.conftest import ROOT
+from tests.conftest import ROOT, built_once, copied_repo
 
 NUMBER = r"[\d.]+"
 
@@ -58,17 +59,17 @@ def test_tiny_params_are_valid_params_and_keep_the_changes(tmp_path, monkeypatch
     assert clone.bench_params() == yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
-SHARES_THE_CLONE = pytest.mark.xdist_group("bench_clone")  # the tests on one tiny clone run on one worker
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def tiny_clone(folder: Path) -> None:
     """A tiny clone after `dvc repro export`, committed, made by bench/clone.py."""
-    folder = tmp_path_factory.mktemp("bench") / "clone"
     output = bench("clone.py", str(folder), "--repro", "export")
     assert_lines(output, rf"fresh clone in {re.escape(str(folder))} \(tiny params\): {NUMBER} s .*",
                  rf"dvc repro export: {NUMBER} s", rf"git commit of the results: {NUMBER} s")
-    return folder
+
+
+@pytest.fixture
+def project(tmp_path_factory, tmp_path):
+    """Each test's own copy of the tiny clone (made once per test run)."""
+    return copied_repo(built_once(tmp_path_factory, "bench_clone", tiny_clone), tmp_path / "clone")
 
 
 @pytest.mark.pipeline
@@ -88,7 +89,6 @@ def test_clone_refuses_a_folder_that_is_not_empty(tmp_path):
 
 
 @pytest.mark.pipeline
-@SHARES_THE_CLONE
 def test_drift_check(project):
     output = bench("drift_check.py", "--repo", str(project))
     drifted = rf"most drifted: \w+ \w+ {NUMBER}, \w+ \w+ {NUMBER}, \w+ \w+ {NUMBER}"
@@ -97,7 +97,6 @@ def test_drift_check(project):
 
 
 @pytest.mark.pipeline
-@SHARES_THE_CLONE
 def test_regularize_vs_keras(project):
     output = bench("regularize_vs_keras.py", "--repo", str(project))
     assert_lines(output, r"candidate '\w+' \[\d+\], 2 epochs, 1 runs each, alternating, fresh process per run",
@@ -107,7 +106,6 @@ def test_regularize_vs_keras(project):
 
 
 @pytest.mark.pipeline
-@SHARES_THE_CLONE
 def test_review_tools(project):
     output = bench("review_tools.py", "--repo", str(project), "--target", "export")
     assert_lines(output, *(rf"{re.escape(name)}: median {NUMBER} s of \[{NUMBER}\]" for name in (
@@ -116,7 +114,6 @@ def test_review_tools(project):
 
 
 @pytest.mark.pipeline
-@SHARES_THE_CLONE
 def test_review_tools_refuse_a_project_where_dvc_repro_would_run(project):
     result = run_bench("review_tools.py", "--repo", str(project))  # optimize and the studies never ran there
     assert result.returncode == 1
@@ -162,7 +159,6 @@ def test_full_size(dataset):
 
 
 @pytest.mark.pipeline
-@SHARES_THE_CLONE
 def test_latency(project):
     output = bench("latency.py", "--repo", str(project))  # optimize never ran there: float32 alone
     assert_lines(output, r"int8: not in models/optimized/ .*", r"pruned: not in models/optimized/ .*",
@@ -170,7 +166,6 @@ def test_latency(project):
 
 
 @pytest.mark.pipeline
-@SHARES_THE_CLONE
 def test_reproduce(project):
     output = bench("reproduce.py", "--repo", str(project))
     score = rf"test_\w+: committed {NUMBER}, rerun {NUMBER} \[{NUMBER}, {NUMBER}\]: (inside|OUTSIDE)( \(identical\))?"

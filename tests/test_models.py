@@ -166,3 +166,20 @@ def test_a_model_trained_again_from_its_starting_state_matches_a_new_one(tiny_pr
         for a, b in zip(fold_reused, fold_new):
             np.testing.assert_array_equal(a, b)
     assert not np.array_equal(reused[0][0], reused[1][0])  # the folds did train differently
+
+
+def test_a_short_fit_runs_a_step_per_call_and_reaches_the_weights_a_multi_step_fit_does(tiny_problem, monkeypatch):
+    from stages.lib import models
+    from stages.lib.params import TrainingParams
+
+    task, train, validation = tiny_problem
+    settings = TrainingParams(epochs=4, batch_size=16, optimizer="rmsprop", learning_rate=1e-2)  # 4 x 6 = 24 steps
+    short, _ = models.fit_mlp(task, train, validation, settings, 5, [8], dropout=0.2, verbose=0)
+    assert short.steps_per_execution == 1
+    short_weights = [w.copy() for w in short.get_weights()]
+    monkeypatch.setattr(models, "MIN_STEPS_FOR_MULTI_STEP", 24)
+    multi, _ = models.fit_mlp(task, train, validation, settings, 5, [8], dropout=0.2, verbose=0)
+    assert multi.steps_per_execution == models.STEPS_PER_EXECUTION
+    for a, b in zip(short_weights, multi.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert models.steps_per_execution(1150, 64, 30) == models.STEPS_PER_EXECUTION  # digits: 18 batches x 30 epochs

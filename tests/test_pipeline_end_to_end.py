@@ -16,9 +16,9 @@ from stages.lib.artifacts import read_raw
 from stages.lib.export import as_instances, raw_batch
 from stages.lib.io import read_npz
 from stages.lib.models import load_model
-from tests.conftest import copy_pipeline
+from tests.conftest import built_once, copied_repo, copy_pipeline
 
-pytestmark = [pytest.mark.pipeline, pytest.mark.xdist_group("end_to_end")]  # one repo fixture for the module
+pytestmark = pytest.mark.pipeline
 
 METRICS = [paths.VALIDATION, paths.BASELINE_METRICS, paths.OVERFIT_METRICS, paths.REGULARIZE_METRICS,
            paths.EVALUATE_METRICS]
@@ -43,10 +43,8 @@ def dvc(repo: Path, *args: str) -> str:
     return run(repo, sys.executable, "-m", "dvc", *args)
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    """A fresh clone-like repository after one full `dvc repro` on the default params."""
-    repo = tmp_path_factory.mktemp("clone")
+def first_run(repo: Path) -> None:
+    """A fresh clone-like repository after one full `dvc repro evaluate` on the default params, committed."""
     copy_pipeline(repo)
     run(repo, "git", "init", "-q")
     dvc(repo, "init", "-q")
@@ -54,7 +52,12 @@ def repo(tmp_path_factory):
     dvc(repo, "repro", "evaluate")  # the workflow; the studies have a test of their own
     run(repo, "git", "add", "-A")
     run(repo, "git", "commit", "-qm", "first run")
-    return repo
+
+
+@pytest.fixture
+def repo(tmp_path_factory, tmp_path):
+    """Each test's own copy of the first run (made once per test run): a test may change it freely."""
+    return copied_repo(built_once(tmp_path_factory, "first_run", first_run), tmp_path / "repo")
 
 
 def read(repo, path):
@@ -286,47 +289,39 @@ def test_the_readme_s_example_table_runs_every_stage_by_changing_params_only(rep
     rows = as_instances(raw_batch(x.iloc[read(repo, paths.SPLIT)["test"]], signature), signature)
     (repo / "rows.json").write_text(json.dumps({"instances": rows}))
     assert "no drift" in run(repo, sys.executable, "-m", "stages.monitor", "rows.json")
-    run(repo, "git", "checkout", "params.yaml")
 
 
 def test_an_unknown_params_key_stops_dvc_repro_even_when_no_stage_reads_it(repo):
-    params = (repo / "params.yaml").read_text()
-    try:
-        (repo / "params.yaml").write_text(params + "\nsplit_protocol: kfold\n")
-        result = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=repo, env=environment(),
-                                capture_output=True, text=True)
-        assert result.returncode != 0
-        assert "error: params.yaml: unknown key 'split_protocol'; fix it and rerun" in result.stderr
-    finally:
-        (repo / "params.yaml").write_text(params)
+    with (repo / "params.yaml").open("a") as params:
+        params.write("\nsplit_protocol: kfold\n")
+    result = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=repo, env=environment(),
+                            capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "error: params.yaml: unknown key 'split_protocol'; fix it and rerun" in result.stderr
 
 
 def test_the_lineage_shows_the_new_hash_when_the_raw_data_changes(repo):
     switch_task(repo, "table")  # params.yaml and dvc.lock stay uncommitted here: hence --allow-uncommitted
     table = repo / "data/examples/breast_cancer.csv"
     original = table.read_bytes()
-    try:
-        dvc(repo, "repro", "define_task")
-        strict = audit(repo, paths.TASK)
-        assert strict.returncode == 1 and "--allow-uncommitted" in strict.stderr and "params.yaml" in strict.stderr
-        first = json.loads(audit(repo, paths.TASK, "--json", "--allow-uncommitted").stdout)
-        assert first["verified"] and [s["stage"] for s in first["stages"]] == ["collect", "define_task"]
-        assert first["raw_data"]["file_sha256"] == hashlib.sha256(original).hexdigest()
-        changed = b"".join(original.splitlines(keepends=True)[:-40])  # 40 fewer rows
-        table.write_bytes(changed)
-        result = audit(repo, paths.TASK, "--json", "--allow-uncommitted")
-        assert result.returncode == 1
-        assert [(p["path"], p["role"], p["current"]) for p in json.loads(result.stdout)["problems"]] == [
-            ("data/examples/breast_cancer.csv", "dependency", hashlib.md5(changed).hexdigest())]
-        dvc(repo, "repro", "define_task")
-        result = audit(repo, paths.TASK, "--json", "--allow-uncommitted")
-        assert result.returncode == 0, result.stderr
-        after = json.loads(result.stdout)
-        assert after["raw_data"]["file_sha256"] == hashlib.sha256(changed).hexdigest()
-        assert after["raw_data"]["sha256"] != first["raw_data"]["sha256"]
-        assert after["raw_data"]["examples"] == first["raw_data"]["examples"] - 40
-        recorded = {d["path"]: d["md5"] for d in after["stages"][0]["deps"]}
-        assert recorded["data/examples/breast_cancer.csv"] == hashlib.md5(changed).hexdigest()
-    finally:
-        table.write_bytes(original)
-        run(repo, "git", "checkout", "params.yaml")
+    dvc(repo, "repro", "define_task")
+    strict = audit(repo, paths.TASK)
+    assert strict.returncode == 1 and "--allow-uncommitted" in strict.stderr and "params.yaml" in strict.stderr
+    first = json.loads(audit(repo, paths.TASK, "--json", "--allow-uncommitted").stdout)
+    assert first["verified"] and [s["stage"] for s in first["stages"]] == ["collect", "define_task"]
+    assert first["raw_data"]["file_sha256"] == hashlib.sha256(original).hexdigest()
+    changed = b"".join(original.splitlines(keepends=True)[:-40])  # 40 fewer rows
+    table.write_bytes(changed)
+    result = audit(repo, paths.TASK, "--json", "--allow-uncommitted")
+    assert result.returncode == 1
+    assert [(p["path"], p["role"], p["current"]) for p in json.loads(result.stdout)["problems"]] == [
+        ("data/examples/breast_cancer.csv", "dependency", hashlib.md5(changed).hexdigest())]
+    dvc(repo, "repro", "define_task")
+    result = audit(repo, paths.TASK, "--json", "--allow-uncommitted")
+    assert result.returncode == 0, result.stderr
+    after = json.loads(result.stdout)
+    assert after["raw_data"]["file_sha256"] == hashlib.sha256(changed).hexdigest()
+    assert after["raw_data"]["sha256"] != first["raw_data"]["sha256"]
+    assert after["raw_data"]["examples"] == first["raw_data"]["examples"] - 40
+    recorded = {d["path"]: d["md5"] for d in after["stages"][0]["deps"]}
+    assert recorded["data/examples/breast_cancer.csv"] == hashlib.md5(changed).hexdigest()
