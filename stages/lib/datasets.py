@@ -1,20 +1,34 @@
 """Data sources: what each dataset is (its published schema) and the code that loads it."""
+import hashlib
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
 
+from stages.lib import idx
 from stages.lib.artifacts import take
 from stages.lib.errors import PipelineError
 from stages.lib.io import row_hashes, sha256_of_arrays
 from stages.lib.sequences import Sequences, keras_imdb_encoding
-from stages.lib.sources import PublishedFile, locate
+from stages.lib.sources import PublishedFile, locate, locate_set, verify
 from stages.lib.tables import load_table, load_text
 
 KERAS_DATASETS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 MNIST_FILE = PublishedFile("mnist.npz", KERAS_DATASETS + "mnist.npz",
                            "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1")
+# The canonical IDX files; each sha256 is that of the decompressed content (the .gz wrappers differ between copies).
+MNIST_PAGE = "https://yann.lecun.com/exdb/mnist/"
+MNIST_IDX = {
+    "x_train": PublishedFile("train-images-idx3-ubyte", MNIST_PAGE + "train-images-idx3-ubyte.gz",
+                             "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+    "y_train": PublishedFile("train-labels-idx1-ubyte", MNIST_PAGE + "train-labels-idx1-ubyte.gz",
+                             "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+    "x_test": PublishedFile("t10k-images-idx3-ubyte", MNIST_PAGE + "t10k-images-idx3-ubyte.gz",
+                            "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+    "y_test": PublishedFile("t10k-labels-idx1-ubyte", MNIST_PAGE + "t10k-labels-idx1-ubyte.gz",
+                            "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+}
 IMDB_FILE = PublishedFile("imdb.npz", KERAS_DATASETS + "imdb.npz",
                           "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f")
 
@@ -60,10 +74,26 @@ def _published_arrays(path, names, ragged: bool = False) -> dict:
     return arrays
 
 
+def _idx_arrays(paths: dict) -> dict:
+    """The arrays of the canonical IDX files, each file's content checked against its published sha256 (after
+    the format, so that a truncated file is named as such)."""
+    arrays = {}
+    for key, path in paths.items():
+        data = idx.content(path)
+        arrays[key] = idx.parse(data, str(path))
+        verify(path, MNIST_IDX[key], hashlib.sha256(data).hexdigest())
+    return arrays
+
+
 def _load_mnist(spec, options, problem):
-    """Keras' mnist.npz: the 60,000 training and 10,000 test images, pooled for our own split."""
-    path = locate(spec.published, options.data_dir)
-    arrays = _published_arrays(path, ["x_train", "y_train", "x_test", "y_test"])
+    """The 60,000 training and 10,000 test images, pooled for our own split: from the four canonical IDX files
+    (gzip-compressed or not) in collect.data_dir or $UWF_DATA_DIR, else from Keras' mnist.npz."""
+    idx_paths = locate_set(MNIST_IDX, options.data_dir)
+    if idx_paths:
+        path, arrays = next(iter(idx_paths.values())).parent, _idx_arrays(idx_paths)
+    else:
+        path = locate(spec.published, options.data_dir)
+        arrays = _published_arrays(path, ["x_train", "y_train", "x_test", "y_test"])
     x = np.concatenate([arrays["x_train"], arrays["x_test"]])
     y = np.concatenate([arrays["y_train"], arrays["y_test"]]).astype(np.int64)
     if x.shape[1:] != spec.example_shape:
