@@ -30,7 +30,8 @@ def main() -> None:
     pruned = load_model(source)  # compiled as regularize trained it, for the fine-tuning
     masks = prune(pruned, settings.sparsity)
     if settings.fine_tune_epochs:
-        fine_tune(pruned, masks, read_features("development"), settings.fine_tune_epochs, params.regularize.batch_size)
+        fine_tune(pruned, masks, read_features("development"), settings.fine_tune_epochs, params.regularize.batch_size,
+                  params.seed)
     variants = {name: without_optimizer(model) for name, model in
                 (("float32", load_model(source)), ("int8", quantized(source)), ("pruned", pruned))}
     outputs = {name: predict(model, x_test) for name, model in variants.items()}

@@ -134,6 +134,18 @@ def test_pipeline_timing_on_a_few_stages():
 
 
 @pytest.mark.pipeline
+def test_real_data_stage_by_stage():
+    output = bench("real_data.py", "digits", "--target", "split")
+    assert_lines(output, r"digits, in \S+: 2 stages, one at a time",
+                 *(rf"  {stage} +{NUMBER} s" for stage in ("collect", "split")), r"  all 2 stages \d+ s", r"300 examples; no test scores \(evaluate was not among the stages run\)")
+
+
+def test_real_data_refuses_a_data_dir_that_is_not_a_folder(tmp_path):
+    result = run_bench("real_data.py", "mnist", "--data-dir", str(tmp_path / "nowhere"))
+    assert result.returncode == 1 and result.stderr.strip() == f"--data-dir {tmp_path / 'nowhere'} is not a folder"
+
+
+@pytest.mark.pipeline
 def test_examples_on_the_regression_table():
     output = bench("examples.py", "diabetes")
     assert_lines(output, rf"diabetes: regression, holdout \(1 folds\), test mae {NUMBER}, cross-validated {NUMBER} "
@@ -172,3 +184,28 @@ def test_reproduce(project):
     assert_lines(output, r"committed: \w+ dvc repro export, evaluated on .+ \(\w+, \d+ cores, .*\)",
                  r"rerun: this machine, .+; the same machine", rf"dvc repro evaluate in a fresh clone: \d+ s",
                  score, rf"(\d+) of \1 committed test scores fall inside the rerun's 95% intervals; \1 are identical")
+
+
+def test_book_on_small_idx_files(tmp_path, monkeypatch, capsys):
+    """In-process, on small IDX files with their own checksums (the real ones are 60,000 images)."""
+    from tests.test_idx import small_arrays, small_idx_set
+
+    small_idx_set(tmp_path / "idx", monkeypatch, arrays=small_arrays(n_train=150, n_test=10))
+    spec = importlib.util.spec_from_file_location("bench_book", ROOT / "bench" / "book.py")
+    book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(book)
+    output = tmp_path / "mnist.md"
+    monkeypatch.setattr(sys, "argv", ["book.py", "--data-dir", str(tmp_path / "idx"), "--seeds", "2", "--epochs", "2",
+                                      "--studies", "noise_channels", "random_labels", "--output", str(output)])
+    book.main()
+    assert_lines(capsys.readouterr().out, *(rf"{study}, seed {seed}: (held|did not hold) \(\d+ s\)"
+                                            for study in ("noise_channels", "random_labels") for seed in (42, 43)),
+                 rf"2 studies x 2 seeds in \d+ s -> {re.escape(str(output))}")
+    report = output.read_text()
+    assert "128 training and 32 validation images" in report  # 150 + 10 pooled, all under 60,000 and "seeds 42, 43" in report
+    assert re.search(rf"\| noise_channels \| .* \| noise_channels val_accuracy: book 0.9712 at epoch 10, measured "
+                     rf"{NUMBER} ± {NUMBER} \(range {NUMBER}-{NUMBER}\) at epoch 2<br>zero_channels val_accuracy: "
+                     rf"book 0.9803 at epoch 10, .* \| (held|\*\*did not hold\*\*|\*\*mixed\*\*) \([012] of 2 seeds\) \|",
+                     report)
+    assert "| random_labels | " in report and "no number for MNIST in the notes" in report
+    assert "The real IMDB is not available on these machines" in report

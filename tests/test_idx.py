@@ -76,11 +76,14 @@ def test_the_idx_files_give_the_arrays_mnist_npz_gives(tmp_path, monkeypatch, em
     """Compressed or not, published spelling or Kaggle's (train-images.idx3-ubyte): the same pooled examples."""
     arrays = small_idx_set(tmp_path / "idx", monkeypatch, names={"x_train": "train-images.idx3-ubyte",
                                                                 "y_test": "t10k-labels-idx1-ubyte"})
-    x, y, _ = load_dataset(DATASETS["mnist"], options(tmp_path / "idx"))
+    x, y, details = load_dataset(DATASETS["mnist"], options(tmp_path / "idx"))
+    assert details["files"] == ["train-images.idx3-ubyte", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                                "t10k-labels-idx1-ubyte"]  # the raw data's manifest names what was read
     small_mnist(tmp_path / "mnist.npz")
     npz_spec = dataclasses.replace(DATASETS["mnist"], published=dataclasses.replace(
         DATASETS["mnist"].published, sha256=sources.sha256_of_file(tmp_path / "mnist.npz")))
-    x_npz, y_npz, _ = load_dataset(npz_spec, options(tmp_path))
+    x_npz, y_npz, details = load_dataset(npz_spec, options(tmp_path))
+    assert details["files"] == ["mnist.npz"]
     np.testing.assert_array_equal(x, x_npz)
     np.testing.assert_array_equal(y, y_npz)
     assert x.shape == (40, 28, 28) and x.dtype == np.uint8 and y.dtype == np.int64

@@ -102,16 +102,19 @@ def test_imdb_with_another_files_hash_is_rejected(imdb_project, monkeypatch):
     assert not (imdb_project / paths.RAW_DIR).exists()
 
 
-def test_every_workflow_stage_runs_on_imdb(imdb_project, default_params):
-    from stages import baseline, define_task, evaluate, overfit, regularize
+def test_every_stage_runs_on_imdb_studies_included(imdb_project, default_params):
+    from stages import baseline, define_task, evaluate, export, optimize, overfit, regularize, studies
 
     params = yaml.safe_load((imdb_project / "params.yaml").read_text())
     params["overfit"].update(units=[8], epochs=10, batch_size=16, learning_rate=0.01)
     params["regularize"].update(epochs=10, batch_size=16, learning_rate=0.01, candidates=[
         {"name": "small", "units": [4]}, {"name": "dropout", "units": [8], "dropout": 0.5, "early_stopping_patience": 2}])
     params["evaluate"]["min_skill_over_baseline"] = 0.2
+    params["optimize"]["fine_tune_epochs"] = 1
+    params["studies"]["imdb"].update(epochs=3, batch_size=16, units=[8], capacity_small=[2], capacity_large=[32, 32])
     write_params(imdb_project, params)
-    for stage in (collect, define_task, split, validate, vectorize, baseline, overfit, regularize, evaluate):
+    for stage in (collect, define_task, split, validate, vectorize, baseline, overfit, regularize, evaluate, export,
+                  optimize, studies):
         stage.main()
     task = json.loads((imdb_project / paths.TASK).read_text())
     assert (task["problem_type"], task["last_layer_activation"], task["loss"]) == (
@@ -119,3 +122,11 @@ def test_every_workflow_stage_runs_on_imdb(imdb_project, default_params):
     result = json.loads((imdb_project / paths.EVALUATE_METRICS).read_text())
     assert result["test_accuracy"] >= 0.7 and 0 <= result["test_roc_auc"] <= 1
     assert (imdb_project / paths.PREDICTIONS_PNG).stat().st_size > 0
+    # The book's IMDB studies, binary and on sparse multi-hot features: noise channels need dense ones.
+    verdicts = {name: json.loads((imdb_project / paths.study_metrics(name)).read_text()) for name in (
+        "noise_channels", "capacity", "weight_regularization", "dropout", "early_stopping", "random_labels",
+        "learning_rate", "linear_capacity")}
+    assert verdicts.pop("noise_channels")["held"] is None
+    assert all(isinstance(verdict["held"], bool) for verdict in verdicts.values())
+    summary = (imdb_project / paths.STUDIES_SUMMARY).read_text()
+    assert "# Chapter 5 studies on `imdb`" in summary and summary.count("| **not applicable** |") == 1

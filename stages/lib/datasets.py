@@ -91,14 +91,16 @@ def _load_mnist(spec, options, problem):
     idx_paths = locate_set(MNIST_IDX, options.data_dir)
     if idx_paths:
         path, arrays = next(iter(idx_paths.values())).parent, _idx_arrays(idx_paths)
+        files = [p.name for p in idx_paths.values()]
     else:
         path = locate(spec.published, options.data_dir)
         arrays = _published_arrays(path, ["x_train", "y_train", "x_test", "y_test"])
+        files = [path.name]
     x = np.concatenate([arrays["x_train"], arrays["x_test"]])
     y = np.concatenate([arrays["y_train"], arrays["y_test"]]).astype(np.int64)
     if x.shape[1:] != spec.example_shape:
         raise PipelineError(f"{path} holds images of shape {x.shape[1:]}, not MNIST's {spec.example_shape}")
-    return x, y, {}
+    return x, y, {"files": files}
 
 
 def _load_imdb(spec, options, problem):
@@ -138,7 +140,7 @@ DATASETS = {
     ),
     "mnist": DatasetSpec(
         name="mnist",
-        source=f"MNIST as published for Keras: {MNIST_FILE.url}",
+        source=f"MNIST: the canonical IDX files ({MNIST_PAGE}) or Keras' copy ({MNIST_FILE.url})",
         problem="classification",
         kind="images",
         example_shape=(28, 28),

@@ -107,16 +107,16 @@ def batches(xy, batch_size: int, shuffle_seed=None):
 
 
 def train(model, train_xy, validation_xy, epochs: int, batch_size: int, seed: int, patience=None,
-          verbose: int = 2) -> pd.DataFrame:
+          verbose: int = 2, callbacks=()) -> pd.DataFrame:
     """Fit on the training split, shuffled with `seed`, watch the validation split (if any); returns the
     per-epoch history.
 
     With `patience`, training stops once validation loss has not improved for that many
-    epochs and the best weights are restored.
+    epochs and the best weights are restored. `callbacks` are Keras callbacks added to that.
     """
     import keras
 
-    callbacks = []
+    callbacks = list(callbacks)
     if patience and validation_xy is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True))
     history = model.fit(batches(train_xy, batch_size, seed), epochs=epochs, shuffle=False, callbacks=callbacks,
