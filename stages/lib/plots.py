@@ -55,6 +55,7 @@ def study_png(path, histories: dict, title: str) -> None:
     accuracy_axis.set_ylabel("Accuracy")
     for axis in (loss_axis, accuracy_axis):
         axis.set_xlabel("Epochs")
-        axis.legend(fontsize=7)
+        if histories:  # a study that does not apply has no curves to name
+            axis.legend(fontsize=7)
     figure.suptitle(title)
     _save(figure, path)
