@@ -106,7 +106,7 @@ def report(results: dict, settings, seeds: list, examples: tuple, seconds: float
     lines += ["", "The real IMDB is not available on these machines (no network, no copy in the shared data), so "
               "the book's IMDB experiments (capacity, L2, dropout on 10,000 multi-hot words) are not reported here: "
               "no synthetic result stands in for them. The test suite runs every study on an IMDB-shaped file "
-              "(tests/test_studies.py).", "",
+              "(tests/test_imdb.py: every stage, the studies included).", "",
               f"Data: the canonical IDX files in `{data_dir}`, checked against their published sha256. "
               f"Wall time: {seconds / 60:.0f} min on this machine. Regenerate with "
               f"`python bench/book.py --data-dir {data_dir} --seeds {len(seeds)}`.", ""]
