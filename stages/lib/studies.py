@@ -226,7 +226,9 @@ def run_study(study: Study, task: dict, train, validation, settings, seed: int) 
                     else float("nan"))
         histories[variant.name] = history.assign(restored_val_loss=restored, patience=variant.patience or 0,
                                                  chance=chance_level(task, y_train))
-    return histories, {"claim": study.claim, **study.verdict(histories, settings)}
+    verdict = study.verdict(histories, settings)
+    # A plain bool: numpy's np.True_ `is not True`, and the seed counts downstream test identity.
+    return histories, {"claim": study.claim, **verdict, "held": bool(verdict["held"])}
 
 
 def summary_markdown(dataset: str, verdicts: dict) -> str:
