@@ -24,18 +24,32 @@ def test_flatten_refuses_nan_and_inf():
 
 
 @pytest.mark.parametrize("kind", ["standard", "minmax", "none"])
-def test_image_normalization_comes_from_training_data_only(kind):
+def test_image_normalization_pools_every_pixel_of_the_training_images_only(kind):
     train = np.array([[0.0, 10.0], [2.0, 30.0]])
     features = ImageFeatures(kind).fit(train)
     stats = features.statistics()
     other = np.array([[1000.0, -1000.0]])
     if kind == "standard":
-        np.testing.assert_allclose(stats["mean"], [1.0, 20.0])
-        np.testing.assert_allclose(features.transform(train).mean(axis=0), 0.0)
+        np.testing.assert_allclose(stats["mean"], [10.5, 10.5])
+        np.testing.assert_allclose(stats["scale"], [train.std()] * 2)
+        np.testing.assert_allclose(features.transform(train).mean(), 0.0, atol=1e-6)
+        np.testing.assert_allclose(features.transform(other), (other - 10.5) / train.std(), rtol=1e-6)
     if kind == "minmax":
-        np.testing.assert_allclose(stats["data_max"], [2.0, 30.0])
+        np.testing.assert_allclose(stats["data_max"], [30.0, 30.0])
+        np.testing.assert_allclose(features.transform(train), train / 30.0, rtol=1e-6)
     if kind == "none":
         np.testing.assert_array_equal(features.transform(other), other)
+
+
+def test_a_pixel_blank_in_nearly_every_training_image_is_not_blown_up():
+    train = np.zeros((1000, 2, 2))
+    train[:, 0, 0] = np.linspace(0, 255, 1000)
+    train[0, 1, 1] = 255  # ink in one image of a thousand at this pixel
+    features = ImageFeatures("standard").fit(train)
+    new = np.full((1, 2, 2), 255.0)
+    transformed = features.transform(new)
+    assert np.ptp(transformed) == 0  # the same ink is the same feature at every pixel
+    assert transformed.max() < 5
 
 
 def table(values, colours) -> pd.DataFrame:
@@ -107,11 +121,11 @@ def test_vectorize_stage_writes_every_fold_and_the_final_features(project):
     np.testing.assert_array_equal(y_train, y[split["folds"][0]["train"]])
     np.testing.assert_array_equal(y_development, y[split["development"]])
     fold_stats = read_json(f"{paths.FOLD_FEATURES_DIR}/0/preprocessing.json")
-    np.testing.assert_allclose(fold_stats["mean"], x[split["folds"][0]["train"]].reshape(180, -1).mean(axis=0),
+    np.testing.assert_allclose(fold_stats["mean"], np.full(64, x[split["folds"][0]["train"]].mean()),
                                atol=1e-5)
     final_stats = read_json(paths.PREPROCESSING)
-    np.testing.assert_allclose(final_stats["mean"], x[split["development"]].reshape(240, -1).mean(axis=0), atol=1e-5)
-    np.testing.assert_allclose(x_train.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(final_stats["mean"], np.full(64, x[split["development"]].mean()), atol=1e-5)
+    np.testing.assert_allclose(x_train.mean(), 0.0, atol=1e-5)
     assert abs(x_test.mean()) > 1e-4  # test statistics were not used for fitting
 
 
