@@ -145,6 +145,16 @@ def test_data_docs_without_installed_assets_name_the_setup_command(tmp_path):
     assert (tmp_path / "index.html").read_text() == GE_PAGE and not (tmp_path / "static").exists()
 
 
+def test_validate_without_installed_assets_stops_and_writes_nothing(project, monkeypatch):
+    monkeypatch.setattr(web_assets, "installed_dir", lambda: project / "no-assets")
+    x, y = digits_like()
+    write_raw(project, x, y)
+    write_json(project / paths.SPLIT, holdout_split(y))
+    with pytest.raises(PipelineError, match="run `bash setup.sh --no-repro`"):
+        validate.main()
+    assert not (project / paths.DATA_DOCS).exists() and not (project / paths.VALIDATION).exists()
+
+
 # --- installing from the npm registry ----------------------------------------------------------------------------
 
 def fake_package(folder: Path, files: dict) -> tuple:
@@ -193,6 +203,15 @@ def test_install_refuses_a_tarball_whose_checksum_differs(tmp_path):
     packages = {"pkg@1.0.0": ("sha512-" + "A" * 86 + "==", ["dist/a.js"])}
     with pytest.raises(PipelineError, match=r"^the npm tarball of pkg@1\.0\.0 has sha512 .* pinned in stages/lib/web_assets\.py"):
         install(tmp_path / "share", packages, fake_npm(tmp_path, tarball))
+    assert not (tmp_path / "share" / "pkg@1.0.0").exists()
+
+
+def test_install_names_the_package_npm_could_not_fetch(tmp_path):
+    npm = tmp_path / "npm"
+    npm.write_text("#!/bin/sh\necho 'npm error code E404' >&2\necho 'npm error 404 Not Found - pkg@1.0.0' >&2\nexit 1\n")
+    npm.chmod(0o755)
+    with pytest.raises(PipelineError, match=r"^npm could not fetch pkg@1\.0\.0 \(npm error 404 Not Found - pkg@1\.0\.0\)"):
+        install(tmp_path / "share", {"pkg@1.0.0": ("sha512-x", ["dist/a.js"])}, str(npm))
     assert not (tmp_path / "share" / "pkg@1.0.0").exists()
 
 
