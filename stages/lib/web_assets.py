@@ -116,7 +116,7 @@ def missing_files(root: Path, packages: dict = PACKAGES) -> list:
 
 def _npm_pack(npm: str, spec: str, destination: Path) -> Path:
     """Fetch one package's tarball from the npm registry (npm's own configuration: registry, proxy, cache)."""
-    result = subprocess.run([npm, "pack", spec, "--json", "--pack-destination", str(destination)],
+    result = subprocess.run([npm, "pack", spec, "--json", "--ignore-scripts", "--pack-destination", str(destination)],
                             cwd=destination, capture_output=True, text=True)
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["no message"])[-1]
