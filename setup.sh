@@ -14,6 +14,9 @@ fi
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+# The pinned scripts, styles and fonts Data Docs and `dvc plots show` load, from the npm registry into
+# .venv/share/uwf-web (stages/lib/web_assets.py), so that both pages work offline; skipped when already there.
+.venv/bin/python -m stages.lib.web_assets install
 
 if [ "${1:-}" != "--no-repro" ]; then
   # Stage commands call `python`: the environment's bin must come first on PATH.

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from stages.lib.splitting import split_members
+from stages.lib.web_assets import make_data_docs_offline
 
 
 @dataclass
@@ -426,7 +427,7 @@ def reported(outcomes: list) -> list:
 
 def run_checks(checks: list, docs_dir) -> list:
     """Run every check with Great Expectations; unless a critical expectation failed, render Data Docs
-    into `docs_dir`.
+    into `docs_dir`, with local copies of the scripts and styles they load.
 
     Returns one outcome per expectation: suite, expectation, success, severity, what to do, offending rows.
     """
@@ -470,6 +471,7 @@ def run_checks(checks: list, docs_dir) -> list:
     if not blocking(outcomes):
         context.build_data_docs(site_names=["project"])
         stabilize_docs(docs_dir)
+        make_data_docs_offline(docs_dir)
     return outcomes
 
 
