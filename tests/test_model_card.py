@@ -10,6 +10,7 @@ import pytest
 
 from stages.lib import model_card, paths
 from stages.lib.evaluation import predictions_frame, task_scores
+from stages.lib.intervals import with_interval
 from stages.lib.io import write_csv, write_json
 from stages.lib.plots import image_png
 from stages.lib.sequences import Sequences
@@ -136,6 +137,24 @@ def card(root: Path) -> str:
     return model_card.render(model_card.gather(root))
 
 
+def expected_headline(root: Path) -> str:
+    """The primary test score with its interval, as evaluate.json has it and the stages print it."""
+    task = json.loads((root / paths.TASK).read_text())
+    evaluation = json.loads((root / paths.EVALUATE_METRICS).read_text())
+    key = f"test_{task['primary_metric']}"
+    return (f"Test {model_card.metric_name(task['primary_metric'])} "
+            f"{with_interval(evaluation[key], evaluation[key + '_ci_low'], evaluation[key + '_ci_high'])}")
+
+
+def assert_the_card_shows_the_headline(root: Path) -> str:
+    """For the end-to-end tests: the pipeline wrote a self-contained card with the primary test score and its
+    interval; returns the page."""
+    page = (root / paths.MODEL_CARD).read_text()
+    assert f'id="headline">{expected_headline(root)}</div>' in page
+    assert fetched_urls(page) == [] and "<script" not in page.lower()
+    return page
+
+
 def fetched_urls(page: str) -> list:
     """Every URL the page would make a browser fetch: src/href attributes, CSS url() and @import, scripts."""
     urls = re.findall(r'<(?:img|script|link|iframe|source|embed|object)\b[^>]*?(?:src|href|data)="([^"]*)"', page)
@@ -147,13 +166,9 @@ def fetched_urls(page: str) -> list:
     ("images", "classification", 3), ("table", "classification", 2), ("table", "regression", 0),
     ("text", "classification", 2), ("sequences", "classification", 2)])
 def test_every_kind_renders_one_self_contained_page_with_the_headline(tmp_path, kind, problem, n_classes):
-    made = write_reports(tmp_path, kind, problem, n_classes)
-    page = card(tmp_path)
-    metric = made["task"]["primary_metric"]
-    evaluation = made["evaluation"]
-    shown = f"{evaluation[f'test_{metric}']:.4g} [{evaluation[f'test_{metric}_ci_low']:.4g}, "
-    assert f'id="headline">Test {model_card.metric_name(metric)} {shown}' in page
-    assert fetched_urls(page) == [] and "<script" not in page.lower()
+    write_reports(tmp_path, kind, problem, n_classes)
+    (tmp_path / paths.MODEL_CARD).write_text(card(tmp_path))
+    page = assert_the_card_shows_the_headline(tmp_path)
     for section in ("The task", "The data", "How the model was chosen", "The test result", "what is served",
                     "Environment and lineage", "Limitations and what to expect"):
         assert section in page, section
