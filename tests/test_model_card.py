@@ -276,3 +276,29 @@ def test_the_metric_is_explained_for_each_kind_of_task():
     assert "accuracy" in model_card.metric_reason(balanced) and "balanced" in model_card.metric_reason(balanced)
     assert "PR-AUC" in model_card.metric_reason(imbalanced) and "25 times" in model_card.metric_reason(imbalanced)
     assert "MAE" in model_card.metric_reason(regression)
+
+
+def test_the_lineage_names_the_commit_the_raw_data_and_whether_the_workspace_matches_dvc_lock(tmp_path):
+    import hashlib
+    import subprocess
+
+    import yaml
+
+    write_reports(tmp_path)
+    task_md5 = hashlib.md5((tmp_path / paths.TASK).read_bytes()).hexdigest()
+    lock = {"schema": "2.0", "stages": {"evaluate": {"cmd": "python -m stages.evaluate",
+                                                     "deps": [{"path": paths.TASK, "md5": task_md5}], "outs": []}}}
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump(lock))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "a run"]):
+        subprocess.run(git + command, cwd=tmp_path, check=True)
+    result = run_module("stages.model_card", tmp_path)
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / paths.MODEL_CARD).read_text()
+    manifest = json.loads((tmp_path / paths.RAW_MANIFEST).read_text())
+    assert "&#34;a run&#34;" in page and manifest["sha256"] in page
+    assert "the workspace matches dvc.lock: 1 recorded inputs and outputs of evaluate hashed" in page
+    (tmp_path / paths.TASK).write_text((tmp_path / paths.TASK).read_text() + "\n")  # the same task, other bytes
+    assert run_module("stages.model_card", tmp_path).returncode == 0
+    assert "1 file(s) differ from dvc.lock, so dvc repro would change some of what this card shows: reports/task.json" \
+        in (tmp_path / paths.MODEL_CARD).read_text()

@@ -369,7 +369,8 @@ def describe_serving(export: Optional[dict], signature: Optional[dict]) -> dict:
 def describe_environment(record: dict) -> list:
     machines = []
     for key, machine in record.get("machines", {}).items():
-        stages = sorted(name for name, used in record.get("stages", {}).items() if used == key and "@" not in name)
+        # study@NAME: a study recorded on its own, as older runs did
+        stages = sorted({name.split("@")[0] for name, used in record.get("stages", {}).items() if used == key})
         machines.append({"summary": environment.summary(machine), "stages": ", ".join(stages),
                          "python": machine.get("python"),
                          "packages": ", ".join(f"{name} {version}" for name, version in machine.get("packages", {}).items())})
@@ -383,7 +384,8 @@ def describe_lineage(root: Path, manifest: dict) -> dict:
 
     try:
         head = vcs.describe_commit("HEAD")
-        commit = f"{head['short']} \"{head['subject']}\" ({head['date']})"
+        subject = head["subject"] if len(head["subject"]) <= 80 else head["subject"][:77] + "..."
+        commit = f"{head['short']} \"{subject}\" ({head['date']})"
         uncommitted = vcs.uncommitted("params.yaml", "dvc.yaml", "stages")
     except PipelineError:
         commit, uncommitted = None, []
@@ -402,7 +404,8 @@ def describe_lineage(root: Path, manifest: dict) -> dict:
             text = (f"the workspace matches {lineage.LOCK_FILE}: {len(state['checked'])} recorded inputs and "
                     f"outputs of {', '.join(chain)} hashed")
             if state["unchecked"]:
-                text += f" ({', '.join(state['unchecked'])} not checked: their listing is not in the local DVC cache)"
+                text += (f"; {len(state['unchecked'])} folder(s) not checked, their listing not being in the local "
+                         "DVC cache")
         lock = {"text": text, "differ": state["differ"][:10]}
     return {"commit": commit, "uncommitted": uncommitted, "raw_sha256": manifest.get("sha256"),
             "file_sha256": manifest.get("file_sha256"), "lock": lock["text"], "differ": lock["differ"]}
