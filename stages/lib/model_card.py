@@ -7,6 +7,7 @@ names, texts and table cells come from the user's data). Optional inputs (export
 a git history, dvc.lock) that are missing become a sentence, not an error.
 """
 import base64
+import contextlib
 import json
 from pathlib import Path
 from typing import Optional
@@ -383,10 +384,11 @@ def describe_lineage(root: Path, manifest: dict) -> dict:
     from stages.lib import lineage, vcs
 
     try:
-        head = vcs.describe_commit("HEAD")
+        with contextlib.chdir(root):  # git answers for the folder it runs in
+            head = vcs.describe_commit("HEAD")
+            uncommitted = vcs.uncommitted("params.yaml", "dvc.yaml", "stages")
         subject = head["subject"] if len(head["subject"]) <= 80 else head["subject"][:77] + "..."
         commit = f"{head['short']} \"{subject}\" ({head['date']})"
-        uncommitted = vcs.uncommitted("params.yaml", "dvc.yaml", "stages")
     except PipelineError:
         commit, uncommitted = None, []
     lock_path = root / lineage.LOCK_FILE
