@@ -35,7 +35,7 @@ METRIC_NAMES = {"accuracy": "accuracy", "pr_auc": "PR-AUC", "roc_auc": "ROC AUC"
 def fmt(value) -> str:
     """A number as the project prints scores (4 significant digits); anything else as it is."""
     if isinstance(value, (float, np.floating)):
-        return f"{value:.4g}"
+        return f"{value:,.0f}" if 1e4 <= abs(value) < 1e15 else f"{value:.4g}"  # a price reads 38,496, not 3.85e+04
     return str(value)
 
 
@@ -154,13 +154,13 @@ def validation_verdicts(validation: dict, results: list) -> dict:
 
 def describe_story(task: dict, baseline: dict, overfit: dict, regularize: dict, candidate: dict,
                    candidate_histories: Optional[pd.DataFrame], studies: dict) -> dict:
+    from stages.lib.baselines import best_baseline
+    from stages.lib.studies import verdict_word
+
     metric = task["primary_metric"]
-    better = max if task["greater_is_better"] else min
-    scored = {name: scores for name, scores in baseline.items() if metric in scores.get("validation_mean", {})}
-    best = better(scored, key=lambda name: scored[name]["validation_mean"][metric]) if scored else None
+    best = best_baseline(baseline, metric, task["greater_is_better"])
     baseline_text = (f"The best trivial baseline, {best}, scores {metric_name(metric)} "
-                     f"{fmt(scored[best]['validation_mean'][metric])} on validation: the bar to clear."
-                     if best else "No baseline score was found.")
+                     f"{fmt(baseline[best]['validation_mean'][metric])} on validation: the bar to clear.")
     mean = overfit.get("mean", {})
     epochs = int(mean.get("epochs", 0))
     if overfit.get("training_failed"):
@@ -189,8 +189,7 @@ def describe_story(task: dict, baseline: dict, overfit: dict, regularize: dict, 
         from stages.lib.plots import candidate_curves_png
 
         figure = data_uri(candidate_curves_png(candidate_histories, task["training_metric"]))
-    held = [{"name": name, "claim": study.get("claim", ""), "verdict": {True: "held", False: "did not hold",
-                                                                       None: "not applicable"}[study.get("held")]}
+    held = [{"name": name, "claim": study.get("claim", ""), "verdict": verdict_word(study)}
             for name, study in studies.items()]
     return {"baseline": baseline_text, "diagnosis": diagnosis, "candidates": candidates,
             "kept": candidate.get("name"), "kept_settings": settings, "folds": regularize.get("folds"),
