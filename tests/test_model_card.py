@@ -302,3 +302,28 @@ def test_the_lineage_names_the_commit_the_raw_data_and_whether_the_workspace_mat
     assert run_module("stages.model_card", tmp_path).returncode == 0
     assert "1 file(s) differ from dvc.lock, so dvc repro would change some of what this card shows: reports/task.json" \
         in (tmp_path / paths.MODEL_CARD).read_text()
+
+
+def test_the_limitations_follow_the_split_the_seeds_the_classes_and_the_columns():
+    task = define_task("table", "classification", {0: 40, 1: 42}, 1.5)
+    manifest = {"source": "your table", "excluded": {"PassengerId": "an identifier"}}
+    test = {"examples": 20, "headline": {"metric": "accuracy", "text": "0.9 [0.8, 0.95]"},
+            "confusion": {"per_class": [{"name": "yes", "examples": 4}, {"name": "no", "examples": 16}]}}
+    shuffled = model_card.limitations(task, manifest, {"time_ordered": False}, {"seeds": 1},
+                                      {"reported_expectations": 2}, test)
+    text = " ".join(shuffled)
+    assert "0.9 [0.8, 0.95] is the score on these 20 test examples" in text and "trained once" in text
+    assert "drawn from the same collection (your table), at random" in text
+    assert "fewer than 10 test examples (yes)" in text and "PassengerId" in text and "2 warning(s)" in text
+    later = " ".join(model_card.limitations(task, manifest, {"time_ordered": True}, {"seeds": 3}, {}, test))
+    assert "the latest 20 examples" in later and "trained 3 time(s)" in later
+
+
+def test_the_split_protocol_is_told_with_its_sizes():
+    split = {"protocol": "iterated_kfold", "shuffle": True, "time_ordered": False, "test": list(range(10)),
+             "development": list(range(10, 50)),
+             "folds": [{"train": list(range(10, 40)), "validation": list(range(40, 50))}] * 4}
+    data = model_card.describe_data({"classes": []}, {}, split, {}, [], [])
+    assert data["protocol"].startswith("10 examples held out for the test first (shuffled and stratified by class); "
+                                       "the 40 others are the development data, split by iterated K-fold into 4 folds "
+                                       "(fold 0: 30 for training, 10 for validation).")
