@@ -369,8 +369,10 @@ def describe_serving(export: Optional[dict], signature: Optional[dict]) -> dict:
 def describe_environment(record: dict) -> list:
     machines = []
     for key, machine in record.get("machines", {}).items():
-        # study@NAME: a study recorded on its own, as older runs did
-        stages = sorted({name.split("@")[0] for name, used in record.get("stages", {}).items() if used == key})
+        # study@NAME: a stage of an older pipeline, whose records the file may still hold
+        stages = sorted(name for name, used in record.get("stages", {}).items() if used == key and "@" not in name)
+        if not stages:
+            continue
         machines.append({"summary": environment.summary(machine), "stages": ", ".join(stages),
                          "python": machine.get("python"),
                          "packages": ", ".join(f"{name} {version}" for name, version in machine.get("packages", {}).items())})
