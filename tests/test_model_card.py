@@ -123,14 +123,15 @@ def write_reports(root: Path, kind: str = "images", problem: str = "classificati
                      "reason": "significantly worse (one-sided p=0.001)" if rejected else "not significantly worse"}})
         write_json(root / paths.EXPORT_METRICS, {"test_examples": len(test), "relative_output_difference":
                                                  {"keras": 0.0, "saved_model": 1e-7}, "saved_model_bytes": 12345})
-        write_json(root / paths.EXPORT_DIR / "signature.json", {"model_name": "uwf", "input": {"description": "one row"},
-                                                               "output": {"kind": "probabilities"}})
+        write_json(root / paths.EXPORT_DIR / "signature.json",
+                   {"model_name": "uwf", "input": {"description": "one row"}, "output": {"kind": "probabilities"}})
         write_json(root / paths.study_metrics("dropout"), {"claim": "Dropout ends lower.", "held": False})
         write_json(root / paths.study_metrics("noise_channels"), {"claim": "Noise hurts.", "held": None})
-        write_json(root / paths.ENVIRONMENT, {"machines": {"m1": {"cpu_model": "Test CPU", "cpu_isa": "avx2", "cores": 2,
-                                                                  "python": "3.11.7", "packages": {"keras": "3"}}},
+        machine = {"cpu_model": "Test CPU", "cpu_isa": "avx2", "cores": 2, "python": "3.11.7", "packages": {"keras": "3"}}
+        write_json(root / paths.ENVIRONMENT, {"machines": {"m1": machine},
                                               "stages": {"evaluate": "m1", "study@dropout": "m1"}})
-    return {"task": task, "predictions": predictions, "evaluation": json.loads((root / paths.EVALUATE_METRICS).read_text())}
+    return {"task": task, "predictions": predictions,
+            "evaluation": json.loads((root / paths.EVALUATE_METRICS).read_text())}
 
 
 def card(root: Path) -> str:

@@ -208,21 +208,22 @@ def headline(task: dict, evaluation: dict) -> dict:
             "text": with_interval(evaluation[key], evaluation[f"{key}_ci_low"], evaluation[f"{key}_ci_high"])}
 
 
-def test_scores(evaluation: dict) -> list:
-    """Every test score of the model next to the overfit model's and the baseline's, each with its interval."""
-    rows = []
-    for key, value in evaluation.items():
-        if not key.startswith("test_") or key.endswith(("_ci_low", "_ci_high", "_seed_mean", "_seed_std")):
-            continue
+def _with_interval(scores: dict, key: str) -> str:
+    if f"{key}_ci_low" in scores:
+        return with_interval(scores[key], scores[f"{key}_ci_low"], scores[f"{key}_ci_high"])
+    return fmt(scores.get(key, ""))
 
-        def shown(scores):
-            return (with_interval(scores[key], scores[f"{key}_ci_low"], scores[f"{key}_ci_high"])
-                    if f"{key}_ci_low" in scores else fmt(scores.get(key, "")))
-        rows.append({"metric": metric_name(key[len("test_"):]), "model": shown(evaluation),
-                     "overfit": shown(evaluation.get("overfit", {})), "baseline": shown(evaluation.get("baseline", {})),
-                     "seeds": (f"{fmt(evaluation[key + '_seed_mean'])} ± {fmt(evaluation[key + '_seed_std'])}"
-                               if f"{key}_seed_mean" in evaluation else "")})
-    return rows
+
+def test_scores(evaluation: dict) -> list:
+    """Every test score of the model next to the overfit model's and the baseline's, each with its interval,
+    and its spread across seeds when evaluate.seeds measured it."""
+    keys = [key for key in evaluation if key.startswith("test_")
+            and not key.endswith(("_ci_low", "_ci_high", "_seed_mean", "_seed_std"))]
+    return [{"metric": metric_name(key[len("test_"):]), "model": _with_interval(evaluation, key),
+             "overfit": _with_interval(evaluation.get("overfit", {}), key),
+             "baseline": _with_interval(evaluation.get("baseline", {}), key),
+             "seeds": (f"{fmt(evaluation[key + '_seed_mean'])} ± {fmt(evaluation[key + '_seed_std'])}"
+                       if f"{key}_seed_mean" in evaluation else "")} for key in keys]
 
 
 def confusion(task: dict, predictions: pd.DataFrame, names: dict) -> dict:
@@ -310,14 +311,17 @@ def describe_worst(task: dict, predictions: pd.DataFrame, names: dict, kind: str
 def describe_test(task: dict, evaluation: dict, predictions: pd.DataFrame, names: dict, kind: str, x,
                   figures: dict) -> dict:
     metric = task["primary_metric"]
+    validation, gain = None, None
+    if f"validation_{metric}_mean" in evaluation:
+        validation = with_interval(*(evaluation[f"validation_{metric}_{end}"] for end in ("mean", "ci_low", "ci_high")))
+    if "gain_over_baseline" in evaluation:
+        gain = (f"{fmt(evaluation['gain_over_baseline'])} [{fmt(evaluation['gain_over_baseline_ci_low'])}, "
+                f"{fmt(evaluation['gain_over_baseline_ci_high'])}], one-sided "
+                f"{p_value(evaluation['gain_over_baseline_p_value'])}")
     result = {"headline": headline(task, evaluation), "scores": test_scores(evaluation),
-              "examples": len(predictions), "seeds": evaluation.get("seeds", 1),
-              "validation": with_interval(*(evaluation[f"validation_{metric}_{end}"] for end in ("mean", "ci_low", "ci_high")))
-              if f"validation_{metric}_mean" in evaluation else None,
-              "gain": (f"{fmt(evaluation['gain_over_baseline'])} [{fmt(evaluation['gain_over_baseline_ci_low'])}, "
-                       f"{fmt(evaluation['gain_over_baseline_ci_high'])}], one-sided {p_value(evaluation['gain_over_baseline_p_value'])}") if "gain_over_baseline" in evaluation else None,
-              "worst": describe_worst(task, predictions, names, kind, x), "confusion": None, "ranges": None,
-              "figures": []}
+              "examples": len(predictions), "seeds": evaluation.get("seeds", 1), "validation": validation,
+              "gain": gain, "worst": describe_worst(task, predictions, names, kind, x), "confusion": None,
+              "ranges": None, "figures": []}
     if task["problem_type"] == "regression":
         from stages.lib.plots import residuals_png
 
@@ -325,7 +329,8 @@ def describe_test(task: dict, evaluation: dict, predictions: pd.DataFrame, names
         result["figures"].append({"uri": data_uri(residuals_png(predictions["actual"], predictions["predicted"])),
                                   "alt": "Residuals of the test examples against the prediction, and their histogram"})
         if figures.get("predictions"):
-            result["figures"].append({"uri": figures["predictions"], "alt": "Predicted against actual values, test split"})
+            result["figures"].append({"uri": figures["predictions"],
+                                      "alt": "Predicted against actual values, test split"})
     else:
         result["confusion"] = confusion(task, predictions, names)
     return result
@@ -342,7 +347,8 @@ def describe_optimization(optimize: Optional[dict], task: dict) -> dict:
     for name, variant in optimize.items():
         loss = (f"{variant['score_loss']:+.4f} [{variant['score_loss_ci_low']:+.4f}, "
                 f"{variant['score_loss_ci_high']:+.4f}]" if "score_loss" in variant else "")
-        rows.append({"name": name, "score": fmt(variant.get(metric, "")), "bytes": f"{variant.get('weights_bytes', 0):,}",
+        rows.append({"name": name, "score": fmt(variant.get(metric, "")),
+                     "bytes": f"{variant.get('weights_bytes', 0):,}",
                      "gzip": f"{variant.get('gzip_bytes', 0):,}", "loss": loss,
                      "status": variant.get("status", "reference"), "reason": variant.get("reason", "")})
     rejected = [row["name"] for row in rows if row["status"] == "rejected"]
@@ -375,7 +381,8 @@ def describe_environment(record: dict) -> list:
             continue
         machines.append({"summary": environment.summary(machine), "stages": ", ".join(stages),
                          "python": machine.get("python"),
-                         "packages": ", ".join(f"{name} {version}" for name, version in machine.get("packages", {}).items())})
+                         "packages": ", ".join(f"{name} {version}"
+                                               for name, version in machine.get("packages", {}).items())})
     return machines
 
 
