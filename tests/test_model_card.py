@@ -127,7 +127,8 @@ def write_reports(root: Path, kind: str = "images", problem: str = "classificati
                    {"model_name": "uwf", "input": {"description": "one row"}, "output": {"kind": "probabilities"}})
         write_json(root / paths.study_metrics("dropout"), {"claim": "Dropout ends lower.", "held": False})
         write_json(root / paths.study_metrics("noise_channels"), {"claim": "Noise hurts.", "held": None})
-        machine = {"cpu_model": "Test CPU", "cpu_isa": "avx2", "cores": 2, "python": "3.11.7", "packages": {"keras": "3"}}
+        machine = {"cpu_model": "Test CPU", "cpu_isa": "avx2", "cores": 2, "python": "3.11.7",
+                   "packages": {"keras": "3"}}
         write_json(root / paths.ENVIRONMENT, {"machines": {"m1": machine},
                                               "stages": {"evaluate": "m1", "study@dropout": "m1"}})
     return {"task": task, "predictions": predictions,
