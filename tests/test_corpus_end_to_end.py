@@ -21,6 +21,7 @@ from stages.lib.artifacts import read_raw
 from stages.lib.export import as_instances, raw_batch
 from tests import corpus
 from tests.conftest import copy_pipeline
+from tests.test_model_card import assert_the_card_shows_the_headline
 from tests.test_pipeline_end_to_end import dvc, environment, run
 
 # Items whose final model is also retrained with a second seed (evaluate.seeds): a regression and a 1:20 label.
@@ -132,6 +133,10 @@ def test_every_stage_runs_on_the_corpus_item(item, tmp_path, tmp_path_factory):
     assert (repo / paths.EXPORT_DIR / "signature.json").exists()
     assert (repo / paths.STUDIES_SUMMARY).stat().st_size > 0
     raw = json.loads((repo / paths.RAW_MANIFEST).read_text())
+    page = assert_the_card_shows_the_headline(repo)
+    assert ("error by range of the actual value" if raw["problem"] == "regression" else "Confusion matrix") in page
+    worst_example = "<blockquote>" if item.dataset == "text" else '<div class="scroll"><table><tr><th>'  # quoted, or a row
+    assert worst_example in page
     if item.dataset == "table" and not raw["time_column"]:
         # The user's own test rows, as a client would send them, pass the monitor.
         signature = json.loads((repo / paths.EXPORT_DIR / "signature.json").read_text())["input"]

@@ -15,6 +15,7 @@ from stages.lib.errors import PipelineError
 from stages.lib.sequences import Sequences
 from stages.lib.sources import sha256_of_file
 from tests.conftest import with_changes, write_params
+from tests.test_model_card import assert_the_card_shows_the_headline
 
 WORDS = 60  # distinct word ranks in the small corpus
 
@@ -103,7 +104,7 @@ def test_imdb_with_another_files_hash_is_rejected(imdb_project, monkeypatch):
 
 
 def test_every_stage_runs_on_imdb_studies_included(imdb_project, default_params):
-    from stages import baseline, define_task, evaluate, export, optimize, overfit, regularize, studies
+    from stages import baseline, define_task, evaluate, export, model_card, optimize, overfit, regularize, studies
 
     params = yaml.safe_load((imdb_project / "params.yaml").read_text())
     params["overfit"].update(units=[8], epochs=10, batch_size=16, learning_rate=0.01)
@@ -114,7 +115,7 @@ def test_every_stage_runs_on_imdb_studies_included(imdb_project, default_params)
     params["studies"]["imdb"].update(epochs=3, batch_size=16, units=[8], capacity_small=[2], capacity_large=[32, 32])
     write_params(imdb_project, params)
     for stage in (collect, define_task, split, validate, vectorize, baseline, overfit, regularize, evaluate, export,
-                  optimize, studies):
+                  optimize, studies, model_card):
         stage.main()
     task = json.loads((imdb_project / paths.TASK).read_text())
     assert (task["problem_type"], task["last_layer_activation"], task["loss"]) == (
@@ -130,3 +131,4 @@ def test_every_stage_runs_on_imdb_studies_included(imdb_project, default_params)
     assert all(isinstance(verdict["held"], bool) for verdict in verdicts.values())
     summary = (imdb_project / paths.STUDIES_SUMMARY).read_text()
     assert "# Chapter 5 studies on `imdb`" in summary and summary.count("| **not applicable** |") == 1
+    assert "word indices: 1 " in assert_the_card_shows_the_headline(imdb_project)  # reviews as Keras encodes them

@@ -105,6 +105,20 @@ def test_without_the_cache_listing_the_folder_itself_is_named(workspace):
     assert [(p["path"], p["status"], p["recorded"]) for p in problems] == [("models/m", "modified", LISTING_MD5)]
 
 
+def test_the_workspace_is_checked_against_the_lock_by_hashing_without_dvc(workspace):
+    """What the model card runs inside `dvc repro`, where `dvc status` cannot run."""
+    state = lineage.workspace_differences(["define_task", "train"], LOCK, workspace)
+    assert state == {"checked": ["data/raw/manifest.json", "reports/task.json", "models/m"],
+                     "differ": ["data/raw/manifest.json"], "unchecked": ["data/raw"]}
+    (workspace / "data/raw").mkdir(parents=True)
+    (workspace / "data/raw/manifest.json").write_bytes(b"{}")
+    assert lineage.workspace_differences(["define_task", "train"], LOCK, workspace)["differ"] == []
+    (workspace / "models/m/model.keras").write_bytes(b"tampered")
+    (workspace / "reports/task.json").write_bytes(b"another task")
+    assert lineage.workspace_differences(["define_task", "train"], LOCK, workspace)["differ"] == [
+        "reports/task.json", "models/m/model.keras"]
+
+
 def test_changed_params_code_and_commands_are_stale_inputs_with_recorded_and_current_values(workspace):
     (workspace / "stages").mkdir()
     (workspace / "stages/collect.py").write_bytes(b"new code")

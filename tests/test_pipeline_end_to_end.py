@@ -17,6 +17,7 @@ from stages.lib.export import as_instances, raw_batch
 from stages.lib.io import read_npz
 from stages.lib.models import load_model
 from tests.conftest import built_once, copied_repo, copy_pipeline
+from tests.test_model_card import assert_the_card_shows_the_headline
 
 pytestmark = pytest.mark.pipeline
 
@@ -249,7 +250,7 @@ def test_studies_run_as_stages_and_are_summarized(repo):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["studies"]["digits"]["epochs"] = 4  # the default sizes take minutes; the plumbing is the same
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    output = dvc(repo, "repro", "studies")
+    output = dvc(repo, "repro", "model_card")  # the studies, export and optimize, then the card of them all
     assert "Running stage 'evaluate'" not in output and "Running stage 'studies'" in output
     summary = (repo / paths.STUDIES_SUMMARY).read_text()
     rows = [line for line in summary.splitlines() if line.startswith("| ") and not line.startswith("| study")]
@@ -259,6 +260,10 @@ def test_studies_run_as_stages_and_are_summarized(repo):
         assert (repo / paths.study_png(name)).stat().st_size > 0
     shown = json.loads(dvc(repo, "metrics", "show", "--json"))
     assert any(paths.study_metrics("capacity") in str(entry) for entry in shown.values())
+    # The default task's model card: images drawn, the studies' verdicts, and nothing left to re-run.
+    page = assert_the_card_shows_the_headline(repo)
+    assert '<img class="example" src="data:image/png;base64,' in page and "<td>linear_capacity</td>" in page
+    assert "Running stage" not in dvc(repo, "repro", "model_card")
 
 
 def switch_task(repo: Path, dataset: str) -> None:
@@ -282,6 +287,7 @@ def test_the_readme_s_example_table_runs_every_stage_by_changing_params_only(rep
     assert read(repo, paths.EVALUATE_METRICS)["test_accuracy"] >= 0.9
     assert read(repo, paths.VALIDATION)["success"]
     assert read(repo, paths.study_metrics("dropout"))["held"] in (True, False)
+    assert "<th>mean radius</th>" in assert_the_card_shows_the_headline(repo)  # a worst test row, shown
     # Raw rows in, predictions out: the exported table model, then the monitor on them.
     signature = read(repo, f"{paths.EXPORT_DIR}/signature.json")["input"]
     assert max(read(repo, paths.EXPORT_METRICS)["max_output_difference"].values()) <= 1e-4

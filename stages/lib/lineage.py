@@ -129,6 +129,30 @@ def path_problems(stage: str, role: str, entry: dict, status: str, root: Path) -
     return [{**base, "path": path, "status": status, "recorded": md5 or None, "current": current}]
 
 
+def workspace_differences(chain: list, lock: dict, root: Path = Path(".")) -> dict:
+    """The chain's recorded dependencies and outputs checked against the workspace by hashing the files as
+    DVC does, without calling DVC: a stage cannot, since `dvc repro` holds the repository's lock while it runs.
+
+    Returns {"checked": paths compared, "differ": files whose md5 differs (named down to files inside
+    folders), "unchecked": folders whose listing is not in the local cache}."""
+    checked, differ, unchecked = [], [], []
+    for name in chain:
+        for entry in lock[name].get("deps", []) + lock[name].get("outs", []):
+            path, md5 = entry["path"], entry.get("md5") or ""
+            if path in checked or path in unchecked:
+                continue
+            if md5.endswith(".dir"):
+                listing = _folder_listing(md5, root)
+                if listing is None:
+                    unchecked.append(path)
+                    continue
+                differ += [f"{path}/{relpath}" for relpath, *_ in folder_differences(path, listing, root)]
+            elif file_md5(root / path) != md5:
+                differ.append(path)
+            checked.append(path)
+    return {"checked": checked, "differ": differ, "unchecked": unchecked}
+
+
 def verification_problems(status: dict, lock: dict, chain: list, root: Path) -> list:
     """Turn `dvc status --json` for the chain's stages into problems that name files and params.
 

@@ -32,6 +32,8 @@ PREDICTIONS = "reports/plots/test_predictions.csv"
 TEST_PREDICTIONS = "reports/predictions.csv"
 LEARNING_CURVES_PNG = "reports/figures/learning_curves.png"
 PREDICTIONS_PNG = "reports/figures/test_predictions.png"  # confusion matrix, or predicted vs actual
+# One self-contained HTML page for people: the run explained, from the reports above (python -m stages.model_card).
+MODEL_CARD = "reports/model_card.html"
 ENVIRONMENT = "reports/environment.json"  # machines the stages ran on; not a DVC output (several stages write it)
 
 

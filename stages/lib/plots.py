@@ -1,4 +1,6 @@
 """PNG figures for people; DVC renders its own plots from the CSV files."""
+import io
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -59,3 +61,46 @@ def study_png(path, histories: dict, title: str) -> None:
             axis.legend(fontsize=7)
     figure.suptitle(title)
     _save(figure, path)
+
+
+def png_bytes(figure, dpi: int = 80) -> bytes:
+    """A figure as PNG bytes (for inlining in a page), without the date or version metadata."""
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def candidate_curves_png(histories, metric: str) -> bytes:
+    """Validation loss and `metric` per epoch of each regularization candidate (rows of a `candidate` column)."""
+    figure, (loss_axis, metric_axis) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for name, history in histories.groupby("candidate", sort=False):
+        loss_axis.plot(history["epoch"], history["val_loss"], label=name)
+        metric_axis.plot(history["epoch"], history[f"val_{metric}"], label=name)
+    for axis, label in ((loss_axis, "Validation loss"), (metric_axis, f"Validation {metric}")):
+        axis.set_xlabel("Epochs")
+        axis.set_ylabel(label)
+        axis.legend(fontsize=8)
+    return png_bytes(figure)
+
+
+def residuals_png(actual: np.ndarray, predicted: np.ndarray) -> bytes:
+    """Residuals (actual - predicted) against the prediction, and their histogram."""
+    residuals = np.asarray(actual, dtype=float) - np.asarray(predicted, dtype=float)
+    figure, (scatter_axis, histogram_axis) = plt.subplots(1, 2, figsize=(10, 3.6))
+    scatter_axis.scatter(predicted, residuals, s=8, alpha=0.6)
+    scatter_axis.axhline(0, color="black", linewidth=0.8)
+    scatter_axis.set_xlabel("Predicted value")
+    scatter_axis.set_ylabel("Residual (actual - predicted)")
+    histogram_axis.hist(residuals, bins=30)
+    histogram_axis.set_xlabel("Residual (actual - predicted)")
+    histogram_axis.set_ylabel("Test examples")
+    return png_bytes(figure)
+
+
+def image_png(pixels: np.ndarray) -> bytes:
+    """One grayscale example image, one PNG pixel per image pixel (the page scales it up)."""
+    buffer = io.BytesIO()
+    plt.imsave(buffer, np.asarray(pixels, dtype=float), cmap="gray_r", format="png", metadata={"Software": None})
+    return buffer.getvalue()
