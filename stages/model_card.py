@@ -7,9 +7,11 @@ from stages.lib import paths
 from stages.lib.errors import run_stage
 from stages.lib.io import atomic_path
 from stages.lib.model_card import gather, render
+from stages.lib.params import load_params
 
 
 def main() -> None:
+    load_params()  # a broken params.yaml is refused first, by whichever stage runs
     context = gather()
     page = render(context)
     with atomic_path(paths.MODEL_CARD) as tmp:
