@@ -49,6 +49,8 @@ def write_reports(root: Path, kind: str = "images", problem: str = "classificati
                   n: int = 100, optional: bool = True, rejected: bool = False) -> dict:
     """Every file the model card reads, as the stages before it write them, for a small run of `kind`."""
     rng = np.random.default_rng(0)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "params.yaml").write_text((Path(__file__).resolve().parent.parent / "params.yaml").read_text())
     x, spec, details = examples_of(kind, n, rng)
     if problem == "regression":
         y = rng.normal(50, 10, n)
