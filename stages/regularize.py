@@ -9,7 +9,8 @@ from stages.lib.errors import run_stage
 from stages.lib.evaluation import fold_summary, task_scores, tie_breaker
 from stages.lib.intervals import cross_validated_intervals, with_interval
 from stages.lib.io import atomic_dir, read_json, save_keras_model, write_csv, write_json
-from stages.lib.models import final_epochs, fit_candidate, fit_mlp, mean_history, select_candidate
+from stages.lib.models import (best_epoch, final_epochs, fit_candidate, fit_mlp, mean_history, select_candidate,
+                               stopping_metric)
 from stages.lib.params import load_params
 
 
@@ -24,7 +25,7 @@ def cross_validate(task, candidate, settings, seed) -> tuple:
                                  patience=candidate.early_stopping_patience)
         outputs.append((validation[1], model.predict(validation[0], verbose=0)))
         scores.append({**task_scores(task, *outputs[-1]), "epochs_trained": len(history)})
-        best_epochs.append(int(history["epoch"].iloc[history["val_loss"].idxmin()]))
+        best_epochs.append(best_epoch(history, stopping_metric(task)))
         histories.append(history)
     return scores, outputs, best_epochs, mean_history(histories)
 

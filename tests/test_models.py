@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stages.lib.models import diagnose, final_epochs, mean_history, select_candidate
+from stages.lib.models import best_epoch, diagnose, final_epochs, mean_history, select_candidate, stopping_metric
 
 
 def history(loss, val_loss, accuracy=None):
@@ -59,7 +59,8 @@ def tiny_problem():
     x = rng.normal(size=(120, 6)).astype(np.float32)
     y = (x[:, 0] + x[:, 1] > 0).astype(np.int64) + 2 * (x[:, 2] > 0)
     task = {"output_units": 4, "last_layer_activation": "softmax", "loss": "sparse_categorical_crossentropy",
-            "problem_type": "multiclass_classification", "training_metric": "accuracy"}
+            "problem_type": "multiclass_classification", "training_metric": "accuracy",
+            "primary_metric": "accuracy", "greater_is_better": True}
     return task, (x[:90], y[:90]), (x[90:], y[90:])
 
 
@@ -85,8 +86,34 @@ def test_early_stopping_stops_and_restores(tiny_problem):
     settings = TrainingParams(epochs=200, batch_size=8, optimizer="rmsprop", learning_rate=0.05)
     model, hist = fit_mlp(task, train, validation, settings, 0, [64], patience=2, verbose=0)
     assert len(hist) < 200
-    restored = model.evaluate(*validation, verbose=0)[0]
-    assert restored == pytest.approx(hist["val_loss"].min(), rel=1e-3)
+    restored = model.evaluate(*validation, verbose=0, return_dict=True)
+    assert restored["accuracy"] == pytest.approx(hist["val_accuracy"].max(), abs=1e-6)
+    assert len(hist) - best_epoch(hist, ("val_accuracy", "max")) == 2
+
+    model, hist = fit_mlp(task, train, validation, settings, 0, [64], patience=2, verbose=0,
+                          monitor=("val_loss", "min"))
+    restored = model.evaluate(*validation, verbose=0, return_dict=True)
+    assert restored["loss"] == pytest.approx(hist["val_loss"].min(), rel=1e-3)
+    assert len(hist) - best_epoch(hist, ("val_loss", "min")) == 2
+
+
+def test_early_stopping_watches_the_primary_metric_when_training_computes_it():
+    from stages.lib.task import define_task
+
+    balanced = define_task("digits", "classification", {0: 50, 1: 50, 2: 50}, 3.0)
+    imbalanced = define_task("table", "classification", {0: 95, 1: 5}, 3.0)
+    regression = define_task("table", "regression", None, 3.0)
+    assert stopping_metric(balanced) == ("val_accuracy", "max")
+    assert stopping_metric(imbalanced) == ("val_loss", "min")  # PR-AUC is not computed while training
+    assert stopping_metric(regression) == ("val_mae", "min")
+
+
+def test_best_epoch_is_the_first_best_of_the_watched_column():
+    # MNIST's shape: validation loss bottoms out early from over-confidence while accuracy still climbs.
+    curve = pd.DataFrame({"epoch": [1, 2, 3, 4, 5], "val_loss": [0.30, 0.20, 0.25, 0.28, 0.33],
+                          "val_accuracy": [0.90, 0.93, 0.95, 0.95, 0.94]})
+    assert best_epoch(curve, ("val_loss", "min")) == 2
+    assert best_epoch(curve, ("val_accuracy", "max")) == 3
 
 
 def test_regression_model_starts_at_the_training_mean_and_tracks_mae():

@@ -161,7 +161,8 @@ class Candidate(Section):
     l1: float = Field(default=0.0, ge=0)
     l2: float = Field(default=0.0, ge=0)
     dropout: float = Field(default=0.0, ge=0, lt=1)
-    # Stop after this many epochs without validation-loss improvement, restoring the best weights.
+    # Stop after this many epochs without improvement of the validation score (models.stopping_metric),
+    # restoring the best epoch's weights.
     early_stopping_patience: Optional[int] = Field(default=None, ge=1)
 
 

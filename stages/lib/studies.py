@@ -12,6 +12,11 @@ import pandas as pd
 from scipy.sparse import issparse
 
 from stages.lib.errors import PipelineError
+from stages.lib.models import best_epoch
+
+
+# Chapter 5 reads everything off the validation loss curve, early stopping included.
+LOSS_CURVE = ("val_loss", "min")
 
 
 @dataclass(frozen=True)
@@ -86,10 +91,6 @@ def _final(history: pd.DataFrame, column: str, last: int = 3) -> float:
     return float(history[column].tail(last).mean())
 
 
-def _best_epoch(history: pd.DataFrame) -> int:
-    return int(history.loc[history["val_loss"].idxmin(), "epoch"])
-
-
 def verdict_noise_channels(h, settings):
     noise, zeros, selected = (_final(h[k], "val_accuracy") for k in ("noise_channels", "zero_channels", "mi_selected"))
     return {"val_accuracy_noise": noise, "val_accuracy_zeros": zeros, "val_accuracy_mi_selected": selected,
@@ -97,7 +98,7 @@ def verdict_noise_channels(h, settings):
 
 
 def verdict_capacity(h, settings):
-    best = {k: _best_epoch(h[k]) for k in ("small", "original", "large")}
+    best = {k: best_epoch(h[k], LOSS_CURVE) for k in ("small", "original", "large")}
     # Jaggedness: the mean size of the second difference, which a steady decline barely registers.
     roughness = {k: float(h[k]["val_loss"].diff().diff().abs().mean()) for k in ("small", "original", "large")}
     return {**{f"best_epoch_{k}": v for k, v in best.items()},
@@ -122,7 +123,7 @@ def verdict_dropout(h, settings):
 
 def verdict_early_stopping(h, settings):
     stopped, full = h["early_stopping"], h["no_stopping"]
-    best = _best_epoch(stopped)
+    best = best_epoch(stopped, LOSS_CURVE)
     return {"epochs_run": len(stopped), "epochs_full": len(full), "best_epoch": best,
             "restored_val_loss": float(stopped["restored_val_loss"].iloc[-1]),
             "min_val_loss": float(stopped["val_loss"].min()),
@@ -150,7 +151,8 @@ def verdict_linear_capacity(h, settings):
         final, lowest = history["val_cross_entropy"].iloc[-1], history["val_cross_entropy"].min()
         return bool(final > (1 + settings.overfit_tolerance) * lowest)
 
-    return {"best_epoch_linear": _best_epoch(h["linear"]), "best_epoch_mlp": _best_epoch(h["mlp"]),
+    return {"best_epoch_linear": best_epoch(h["linear"], LOSS_CURVE),
+            "best_epoch_mlp": best_epoch(h["mlp"], LOSS_CURVE),
             "final_train_accuracy_linear": _final(h["linear"], "accuracy"),
             "final_train_accuracy_mlp": _final(h["mlp"], "accuracy"),
             "linear_overfits": overfits(h["linear"]), "mlp_overfits": overfits(h["mlp"]),
@@ -221,7 +223,8 @@ def run_study(study: Study, task: dict, train, validation, settings, seed: int) 
         training = settings.model_copy(update={"learning_rate": variant.learning_rate or settings.learning_rate})
         model, history = fit_mlp(task, (x_train, as_targets(task, y_train)), (x_val, as_targets(task, y_val)),
                                  training, seed, list(variant.units), l1=variant.l1, l2=variant.l2,
-                                 dropout=variant.dropout, patience=variant.patience, verbose=0, cross_entropy=True)
+                                 dropout=variant.dropout, patience=variant.patience, verbose=0, cross_entropy=True,
+                                 monitor=LOSS_CURVE)
         restored = (float(model.evaluate(x_val, as_targets(task, y_val), verbose=0)[0]) if variant.patience
                     else float("nan"))
         histories[variant.name] = history.assign(restored_val_loss=restored, patience=variant.patience or 0,
