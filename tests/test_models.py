@@ -114,6 +114,36 @@ def test_best_epoch_is_the_first_best_of_the_watched_column():
                           "val_accuracy": [0.90, 0.93, 0.95, 0.95, 0.94]})
     assert best_epoch(curve, ("val_loss", "min")) == 2
     assert best_epoch(curve, ("val_accuracy", "max")) == 3
+    # A small validation split ties: of the epochs at the best accuracy, the one with the lowest loss.
+    tied = curve.assign(val_loss=[0.30, 0.20, 0.25, 0.22, 0.33])
+    assert best_epoch(tied, ("val_accuracy", "max")) == 4
+    assert best_epoch(curve.assign(val_mae=[3.0, 2.0, 1.5, 1.5, 1.6]), ("val_mae", "min")) == 3
+
+
+def test_early_stopping_waits_out_ties_broken_by_the_loss_and_restores_the_best_epoch():
+    from stages.lib.models import early_stopping
+
+    class Model:
+        stop_training = False
+        weights = None
+
+        def get_weights(self):
+            return self.weights
+
+        def set_weights(self, weights):
+            self.weights = weights
+
+    model, callback = Model(), early_stopping(("val_accuracy", "max"), patience=2)
+    callback.set_model(model)
+    callback.on_train_begin()
+    epochs = [(0.9, 0.5), (1.0, 0.4), (1.0, 0.3), (1.0, 0.35), (0.9, 0.2), (1.0, 0.3)]
+    for epoch, (accuracy, loss) in enumerate(epochs, start=1):
+        model.weights = f"after epoch {epoch}"
+        callback.on_epoch_end(epoch - 1, {"val_accuracy": accuracy, "val_loss": loss})
+        if model.stop_training:
+            break
+    callback.on_train_end()
+    assert epoch == 5 and model.weights == "after epoch 3"  # a tie with a lower loss counts as better
 
 
 def test_regression_model_starts_at_the_training_mean_and_tracks_mae():

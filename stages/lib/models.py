@@ -120,11 +120,42 @@ def stopping_metric(task: dict) -> tuple:
     return "val_loss", "min"
 
 
-def best_epoch(history: pd.DataFrame, monitor: tuple) -> int:
-    """The first epoch with the best value of `monitor` (column, "max" or "min"), as early stopping restores it."""
+def epoch_rank(values: dict, monitor: tuple) -> tuple:
+    """An epoch's sort key, lower is better: the monitored value, then the validation loss. Accuracy on a
+    small validation split ties often (10 reviews: every epoch from the 4th at 1.0), and of tied epochs the
+    one with the lower loss is the surer model."""
     column, mode = monitor
-    values = history[column]
-    return int(history.loc[values.idxmax() if mode == "max" else values.idxmin(), "epoch"])
+    return (-values[column] if mode == "max" else values[column], values["val_loss"])
+
+
+def best_epoch(history: pd.DataFrame, monitor: tuple) -> int:
+    """The epoch early stopping restores: the first with the best epoch_rank."""
+    ranks = [epoch_rank(row, monitor) for row in history.to_dict("records")]
+    return int(history["epoch"].iloc[ranks.index(min(ranks))])
+
+
+def early_stopping(monitor: tuple, patience: int):
+    """A Keras callback: stop once no epoch has bettered the best epoch_rank for `patience` epochs, then
+    restore the best epoch's weights. keras.callbacks.EarlyStopping watches one number and cannot break ties."""
+    import keras
+
+    class EarlyStopping(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.best, self.weights, self.wait = None, None, 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            rank = epoch_rank(logs, monitor)
+            if self.best is None or rank < self.best:
+                self.best, self.weights, self.wait = rank, self.model.get_weights(), 0
+            else:
+                self.wait += 1
+                self.model.stop_training = self.wait >= patience
+
+        def on_train_end(self, logs=None):
+            if self.weights is not None:
+                self.model.set_weights(self.weights)
+
+    return EarlyStopping()
 
 
 def train(model, train_xy, validation_xy, epochs: int, batch_size: int, seed: int, patience=None,
@@ -133,15 +164,12 @@ def train(model, train_xy, validation_xy, epochs: int, batch_size: int, seed: in
     per-epoch history.
 
     With `patience`, training stops once `monitor` (history column, "max" or "min"; default the validation
-    loss) has not improved for that many epochs and the best weights are restored. `callbacks` are Keras callbacks added to that.
+    loss) has not improved for that many epochs and the best weights are restored (early_stopping).
+    `callbacks` are Keras callbacks added to that.
     """
-    import keras
-
     callbacks = list(callbacks)
     if patience and validation_xy is not None:
-        column, mode = monitor or ("val_loss", "min")
-        callbacks.append(keras.callbacks.EarlyStopping(monitor=column, mode=mode, patience=patience,
-                                                       restore_best_weights=True))
+        callbacks.append(early_stopping(monitor or ("val_loss", "min"), patience))
     history = model.fit(batches(train_xy, batch_size, seed), epochs=epochs, shuffle=False, callbacks=callbacks,
                         verbose=verbose,
                         validation_data=None if validation_xy is None else batches(validation_xy, batch_size))
