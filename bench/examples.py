@@ -12,7 +12,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from clone import fresh_clone, timed
+from clone import ROOT, fresh_clone, timed
+
+sys.path.insert(0, str(ROOT))
+from stages.lib.task import read_task  # noqa: E402
 
 EXAMPLES = {
     "breast_cancer": {"task": {"dataset": "table"}},
@@ -29,10 +32,11 @@ def run(name: str) -> None:
         fresh_clone(repo, EXAMPLES[name])
         seconds = timed(repo, sys.executable, "-m", "dvc", "repro", "evaluate")
         read = lambda path: json.loads((repo / path).read_text())  # noqa: E731
-        task, split, result = read("reports/task.json"), read("data/split/split.json"), read("reports/metrics/evaluate.json")
+        task, split = read_task(repo / "reports/task.json"), read("data/split/split.json")
+        result = read("reports/metrics/evaluate.json")
         validation = read("reports/validation.json")
-    metric = task["primary_metric"]
-    print(f"{name}: {task['problem_type']}, {split['protocol']} ({len(split['folds'])} folds), "
+    metric = task.primary_metric
+    print(f"{name}: {task.problem_type}, {split['protocol']} ({len(split['folds'])} folds), "
           f"test {metric} {result[f'test_{metric}']:.4f}, cross-validated {result[f'validation_{metric}_mean']:.4f} "
           f"± {result[f'validation_{metric}_std']:.4f}, baseline {result['baseline'][f'test_{metric}']:.4f}, "
           f"overfit model {result['overfit'][f'test_{metric}']:.4f}, skill {result['skill_over_baseline']:.3f}; "

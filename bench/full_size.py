@@ -73,11 +73,11 @@ STAGE = "from stages import {stage}\n{stage}.main()\nprint(json.dumps({{'peak_mb
 
 PIPELINE_FIT = """
 from stages.lib.artifacts import read_features
-from stages.lib.io import read_json
 from scipy.sparse import issparse
 from stages.lib.models import build_model, seed_everything, train as train_model
+from stages.lib.task import read_task
 train, validation = read_features("train", 0), read_features("validation", 0)
-task = read_json("reports/task.json")
+task = read_task()
 seed_everything(0)  # as the stages do: seeded, op determinism on
 model = build_model(train[0].shape[1], task, {units}, "rmsprop", 1e-3, sparse=issparse(train[0]))
 start = time.perf_counter()

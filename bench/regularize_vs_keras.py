@@ -38,13 +38,12 @@ def load_settings():
 
 
 def load_inputs():
-    from stages.lib import paths
     from stages.lib.artifacts import read_features
-    from stages.lib.io import read_json
     from stages.lib.params import load_params
+    from stages.lib.task import read_task
 
     candidate, settings = load_settings()
-    return (read_features("train", 0), read_features("validation", 0), read_json(paths.TASK), candidate,
+    return (read_features("train", 0), read_features("validation", 0), read_task(), candidate,
             settings, load_params().seed)
 
 
@@ -77,9 +76,9 @@ def fit_bare(epochs: int) -> float:
                                kernel_regularizer=regularizers.L1L2(l1=candidate["l1"], l2=candidate["l2"])))
         if candidate["dropout"]:
             model.add(layers.Dropout(candidate["dropout"]))
-    model.add(layers.Dense(task["output_units"], activation=task["last_layer_activation"]))
-    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=settings.learning_rate), loss=task["loss"],
-                  metrics=[task["training_metric"]])
+    model.add(layers.Dense(task.output_units, activation=task.last_layer_activation))
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=settings.learning_rate), loss=task.loss,
+                  metrics=[task.training_metric])
     with contextlib.redirect_stdout(open(os.devnull, "w")):
         model.fit(*train, validation_data=validation, epochs=epochs, batch_size=settings.batch_size, verbose=2)
     return time.perf_counter() - start

@@ -8,13 +8,14 @@ from stages.lib.environment import record
 from stages.lib.errors import run_stage
 from stages.lib.evaluation import fold_summary, task_scores
 from stages.lib.intervals import cross_validated_intervals
-from stages.lib.io import read_json, write_json
+from stages.lib.io import write_json
 from stages.lib.params import load_params
+from stages.lib.task import read_task
 
 
 def main() -> None:
     params = load_params()
-    task = read_json(paths.TASK)
+    task = read_task()
     folds = fold_numbers()
     results = {}
     for strategy in strategies_for(task, params.baseline.classification, params.baseline.regression):
@@ -31,7 +32,7 @@ def main() -> None:
                                 for i, end in enumerate(("low", "high"))}}
     write_json(paths.BASELINE_METRICS, results)
     record("baseline")
-    metric = task["primary_metric"]
+    metric = task.primary_metric
     for name, result in results.items():
         print(f"baseline {name}: validation {metric} {result['validation_mean'][metric]:.3f} "
               f"± {result['validation_std'][metric]:.3f} over {len(folds)} fold(s)")

@@ -13,9 +13,9 @@ def main() -> None:
         task = define_task(raw["dataset"], raw["problem"], raw.get("class_counts"), params.task.imbalance_ratio)
     except ValueError as error:
         raise PipelineError(f"{paths.RAW_MANIFEST}: {error}") from None
-    write_json(paths.TASK, task)
-    print(f"define_task: {task['problem_type']}, {task['last_layer_activation']} + {task['loss']}, "
-          f"primary metric {task['primary_metric']}")
+    write_json(paths.TASK, task.to_dict())
+    print(f"define_task: {task.problem_type}, {task.last_layer_activation} + {task.loss}, "
+          f"primary metric {task.primary_metric}")
 
 
 if __name__ == "__main__":

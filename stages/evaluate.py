@@ -22,9 +22,10 @@ from stages.lib.models import fit_candidate, load_model
 from stages.lib.paired import compare_models
 from stages.lib.params import load_params
 from stages.lib.plots import learning_curves_png, predictions_png
+from stages.lib.task import Task, read_task
 
 
-def seed_spread(task: dict, params, development, x_test, y_test, first: dict) -> dict:
+def seed_spread(task: Task, params, development, x_test, y_test, first: dict) -> dict:
     """test_<metric>_seed_mean and _seed_std over the committed model (`first`, its scores) and the kept
     candidate retrained with seeds seed+1 ... seed+evaluate.seeds-1."""
     candidate = read_json(f"{paths.REGULARIZED_DIR}/candidate.json")
@@ -43,10 +44,10 @@ def seed_spread(task: dict, params, development, x_test, y_test, first: dict) ->
 def main() -> None:
     params = load_params()
     settings = params.evaluate
-    task = read_json(paths.TASK)
-    metric = task["primary_metric"]
+    task = read_task()
+    metric = task.primary_metric
     x_test, y_test = read_features("test")
-    strategy = best_baseline(read_json(paths.BASELINE_METRICS), metric, task["greater_is_better"])
+    strategy = best_baseline(read_json(paths.BASELINE_METRICS), metric, task.greater_is_better)
     development = read_features("development")
     baseline = fit_baseline(task, strategy, *development, params.seed)
     outputs = {
@@ -67,7 +68,7 @@ def main() -> None:
                          settings.significance)
     # Before any output is written: an interrupted retraining leaves the previous outputs as they were.
     spread = seed_spread(task, params, development, x_test, y_test, scores["regularized"]) if settings.seeds > 1 else {}
-    regression = task["problem_type"] == "regression"
+    regression = task.is_regression
     predicted = outputs["regularized"][:, 0] if regression else predict_classes(outputs["regularized"])
     write_csv(paths.PREDICTIONS, pd.DataFrame({"actual": y_test, "predicted": predicted}))
     write_csv(paths.TEST_PREDICTIONS,
@@ -75,8 +76,8 @@ def main() -> None:
               float_format="%.8g")
     learning_curves_png(paths.LEARNING_CURVES_PNG, {
         "overfit": pd.read_csv(paths.OVERFIT_HISTORY), "regularized": pd.read_csv(paths.REGULARIZED_HISTORY)},
-        task["training_metric"])
-    predictions_png(paths.PREDICTIONS_PNG, y_test, predicted, task["classes"], "Regularized model, test split")
+        task.training_metric)
+    predictions_png(paths.PREDICTIONS_PNG, y_test, predicted, task.classes, "Regularized model, test split")
     validation = read_json(paths.REGULARIZE_METRICS)["selected"]
     validation_keys = [f"validation_{metric}_{end}" for end in ("mean", "std", "ci_low", "ci_high")]
     write_json(paths.EVALUATE_METRICS, {

@@ -17,6 +17,7 @@ from stages.lib.features import make_preprocessor
 from stages.lib.io import atomic_dir, read_json, write_json
 from stages.lib.models import load_model
 from stages.lib.params import load_params
+from stages.lib.task import read_task
 
 
 def folder_bytes(folder) -> int:
@@ -25,7 +26,7 @@ def folder_bytes(folder) -> int:
 
 def main() -> None:
     params = load_params()
-    task, manifest, split = read_json(paths.TASK), read_json(paths.RAW_MANIFEST), read_json(paths.SPLIT)
+    task, manifest, split = read_task(), read_json(paths.RAW_MANIFEST), read_json(paths.SPLIT)
     x, _ = read_raw()
     # Fitted exactly as vectorize fitted the final model's features: on all development rows.
     preprocessor = make_preprocessor(manifest, params.vectorize, params.collect.imdb)

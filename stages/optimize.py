@@ -12,18 +12,19 @@ from stages.lib.artifacts import read_features
 from stages.lib.environment import record
 from stages.lib.errors import run_stage
 from stages.lib.evaluation import task_scores
-from stages.lib.io import atomic_dir, atomic_path, read_json, save_keras_model, write_json
+from stages.lib.io import atomic_dir, atomic_path, save_keras_model, write_json
 from stages.lib.models import load_model, seed_everything
 from stages.lib.optimization import (compare_variants, fine_tune, predict, prune, quantized,
                                      sparsity_of, table, weights_bytes, without_optimizer)
 from stages.lib.params import load_params
+from stages.lib.task import read_task
 
 
 def main() -> None:
     params = load_params()
     settings = params.optimize
-    task = read_json(paths.TASK)
-    metric = task["primary_metric"]
+    task = read_task()
+    metric = task.primary_metric
     x_test, y_test = read_features("test")
     source = f"{paths.REGULARIZED_DIR}/model.keras"
     seed_everything(params.seed)

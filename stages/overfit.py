@@ -5,23 +5,24 @@ from stages.lib.baselines import chance_level
 from stages.lib.environment import record
 from stages.lib.errors import run_stage
 from stages.lib.evaluation import fold_summary
-from stages.lib.io import read_json, save_keras_model, write_csv, write_json
+from stages.lib.io import save_keras_model, write_csv, write_json
 from stages.lib.models import diagnose, fit_mlp, mean_history
 from stages.lib.params import load_params
+from stages.lib.task import read_task
 
 
 def main() -> None:
     params = load_params()
-    task = read_json(paths.TASK)
+    task = read_task()
     settings = params.overfit
-    metric = task["training_metric"]
+    metric = task.training_metric
     diagnoses, histories = [], []
     for k in fold_numbers():
         train = read_features("train", k)
         print(f"overfit: fold {k}")
         _, history = fit_mlp(task, train, read_features("validation", k), settings, params.seed, settings.units)
         diagnoses.append(diagnose(history, settings.overfit_tolerance, chance_level(task, train[1]), metric,
-                                  task["greater_is_better"]))
+                                  task.greater_is_better))
         histories.append(history)
     print("overfit: final model on all development data")
     model, final = fit_mlp(task, read_features("development"), None, settings, params.seed, settings.units)

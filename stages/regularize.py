@@ -8,10 +8,11 @@ from stages.lib.environment import record
 from stages.lib.errors import run_stage
 from stages.lib.evaluation import fold_summary, task_scores, tie_breaker
 from stages.lib.intervals import cross_validated_intervals, with_interval
-from stages.lib.io import atomic_dir, read_json, save_keras_model, write_csv, write_json
+from stages.lib.io import atomic_dir, save_keras_model, write_csv, write_json
 from stages.lib.models import (best_epoch, final_epochs, fit_candidate, fit_mlp, mean_history, select_candidate,
                                stopping_metric)
 from stages.lib.params import load_params
+from stages.lib.task import read_task
 
 
 def cross_validate(task, candidate, settings, seed) -> tuple:
@@ -32,9 +33,9 @@ def cross_validate(task, candidate, settings, seed) -> tuple:
 
 def main() -> None:
     params = load_params()
-    task = read_json(paths.TASK)
+    task = read_task()
     settings = params.regularize
-    metric = task["primary_metric"]
+    metric = task.primary_metric
     results, histories, epochs = {}, {}, {}
     for candidate in settings.candidates:
         scores, outputs, best_epochs, histories[candidate.name] = cross_validate(task, candidate, settings, params.seed)
@@ -46,7 +47,7 @@ def main() -> None:
                                       for i, end in enumerate(("low", "high"))}}
         epochs[candidate.name] = final_epochs(best_epochs, candidate.early_stopping_patience is not None,
                                               settings.epochs)
-    chosen = select_candidate(results, f"val_{metric}_mean", task["greater_is_better"],
+    chosen = select_candidate(results, f"val_{metric}_mean", task.greater_is_better,
                               f"val_{tie_breaker(task)}_mean")
     config = next(c for c in settings.candidates if c.name == chosen)
     print(f"regularize: final '{chosen}' model on all development data, {epochs[chosen]} epochs")

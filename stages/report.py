@@ -18,6 +18,7 @@ import pandas as pd
 from stages.lib import paths, pr_report, vcs
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.io import atomic_dir
+from stages.lib.task import Task
 
 
 def describe(rev) -> dict:
@@ -56,8 +57,9 @@ def write_report(base: str, rev, output: Path) -> dict:
     validation = pr_report.metric_rows(all_metrics, files={paths.VALIDATION}, changed_only=False)
     stale = sorted(vcs.dvc_json("status")) if rev is None else []
     results = [revision_results(base), revision_results(rev)]
-    task = results[1]["task"] or results[0]["task"]
-    judged = pr_report.judge_metrics(task, *results) if task else {"method": "no reports/task.json", "rows": {}}
+    label, task = (labels[1], results[1]["task"]) if results[1]["task"] else (labels[0], results[0]["task"])
+    judged = (pr_report.judge_metrics(Task.from_dict(task, f"{paths.TASK} at {label}"), *results) if task
+              else {"method": "no reports/task.json", "rows": {}})
     machines = pr_report.machine_note(results[0]["environment"], results[1]["environment"])
     with tempfile.TemporaryDirectory() as images, atomic_dir(output) as folder:
         plots = vcs.dvc_json("plots", "diff", *revisions, "-o", images).get("data", {})

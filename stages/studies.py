@@ -9,10 +9,11 @@ from stages.lib import paths
 from stages.lib.artifacts import read_features
 from stages.lib.environment import record
 from stages.lib.errors import run_stage
-from stages.lib.io import atomic_dir, atomic_path, read_json, write_csv, write_json
+from stages.lib.io import atomic_dir, atomic_path, write_csv, write_json
 from stages.lib.params import load_params
 from stages.lib.plots import study_png
 from stages.lib.studies import Study, define_studies, run_study, summary_markdown, verdict_word
+from stages.lib.task import read_task
 
 CURVE_COLUMNS = ["epoch", "loss", "accuracy", "cross_entropy", "val_loss", "val_accuracy", "val_cross_entropy"]
 
@@ -33,7 +34,7 @@ def write_study(study: Study, histories: dict, verdict: dict) -> dict:
 
 def main() -> None:
     params = load_params()
-    task = read_json(paths.TASK)
+    task = read_task()
     train, validation = read_features("train", 0), read_features("validation", 0)
     studies = define_studies(params.study_settings).values()
     verdicts = {study.name: write_study(study, *run_study(study, task, train, validation, params.study_settings,

@@ -15,6 +15,7 @@ from stages.lib import paths
 from stages.lib.artifacts import write_raw as write_raw_arrays
 from stages.lib.datasets import DATASETS, manifest
 from stages.lib.io import write_json
+from stages.lib.task import Task, define_task
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,16 +111,15 @@ def run_module(module: str, folder: Path, *args: str) -> subprocess.CompletedPro
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
-def classification_task(n_classes: int) -> dict:
-    return {"problem_type": "multiclass_classification", "classes": list(range(n_classes)), "output_units": n_classes,
-            "last_layer_activation": "softmax", "loss": "sparse_categorical_crossentropy",
-            "training_metric": "accuracy"}
+def classification_task(n_classes: int) -> Task:
+    """A balanced task of `n_classes` (at least 3: a softmax of as many units) as define_task makes it."""
+    return define_task("x", "classification", {c: 10 for c in range(n_classes)}, 3.0)
 
 
 THREE_CLASSES = classification_task(3)
 
 
-def export_tiny_model(folder: Path, preprocessor, x, y, manifest: dict, task: dict, sparse: bool = False):
+def export_tiny_model(folder: Path, preprocessor, x, y, manifest: dict, task: Task, sparse: bool = False):
     """Fit the preprocessor, train a tiny model on its features and export both into `folder` as the
     export stage does; returns (signature, raw batch of x, the trained model's outputs on it, gaps)."""
     from stages.lib.export import inference_model, output_gaps, raw_batch, write_export

@@ -14,6 +14,7 @@ from stages.lib.evaluation import (
     task_scores,
 )
 from stages.lib.paired import compare_models
+from stages.lib.task import define_task
 
 
 def test_multiclass_scores():
@@ -68,23 +69,22 @@ def test_skill_closes_a_share_of_the_gap_to_perfect():
 
 
 def test_too_little_skill_stops_the_pipeline():
-    task = {"primary_metric": "mae", "greater_is_better": False}
+    task = define_task("x", "regression", None, 3.0)
     assert check_skill(task, 40.0, 60.0, "mean", 0.2) == pytest.approx(1 / 3)
     with pytest.raises(PipelineError, match=r"test mae 55.0000 against the mean baseline's 60.0000 closes 8.3% "):
         check_skill(task, 55.0, 60.0, "mean", 0.2)
 
 
-BINARY = {"problem_type": "binary_classification", "classes": [0, 1], "positive_class": 0, "greater_is_better": True,
-          "primary_metric": "accuracy"}
+BINARY = define_task("x", "classification", {0: 45, 1: 55}, 3.0)  # scored on accuracy; positive class 0
 
 
 def test_what_one_example_can_move():
     y = np.array([0, 0, 0, 1, 1, 1, 1, 1])
     assert one_example(BINARY, "accuracy", y, None, None) == 1 / 8
     assert one_example(BINARY, "pr_auc", y, None, None) == 1 / 3  # three examples of the positive class 0
-    regression = {"problem_type": "regression"}
+    regression = define_task("x", "regression", None, 3.0)
     assert one_example(regression, "mae", np.zeros(4), np.array([1.0, 1, 1, 1]), np.array([1.0, -3, 2, 1])) == 2 / 4
-    multiclass = {"problem_type": "multiclass_classification", "classes": [0, 1, 2]}
+    multiclass = define_task("x", "classification", {0: 1, 1: 1, 2: 1}, 3.0)
     assert one_example(multiclass, "pr_auc", np.array([0, 0, 1, 1, 1, 2, 2, 2]), None, None) == 1 / (3 * 2)
 
 
@@ -126,14 +126,13 @@ def test_the_evaluate_stage_tests_the_model_against_the_baseline_on_the_test_exa
     from stages.lib import paths
     from stages.lib.artifacts import write_features
     from stages.lib.io import write_csv, write_json
-    from stages.lib.task import define_task
     from tests.conftest import write_params
 
     y_test = np.array([0] * 20 + [1] * 20)
     write_features(paths.features_file("test"), np.zeros((40, 2), dtype=np.float32), y_test)
     y_development = (np.arange(40) >= 21).astype(int)  # more 0s: most_frequent says 0
     write_features(paths.features_file("development"), np.zeros((40, 2), dtype=np.float32), y_development)
-    write_json(paths.TASK, define_task("x", "classification", {"0": 21, "1": 19}, 3.0))
+    write_json(paths.TASK, define_task("x", "classification", {"0": 21, "1": 19}, 3.0).to_dict())
     write_json(paths.BASELINE_METRICS, {"most_frequent": {"validation_mean": {"accuracy": 0.5}}})
     write_json(paths.REGULARIZE_METRICS, {"selected": {"val_accuracy_mean": 0.7, "val_accuracy_std": 0.1,
                                                        "val_accuracy_ci_low": 0.6, "val_accuracy_ci_high": 0.8}})

@@ -52,7 +52,7 @@ def regression_project(project, scaler_error: float):
     split = holdout_split(y)
     write_json(paths.SPLIT, split)
     task = define_task("digits", "regression", None, 3.0)
-    write_json(paths.TASK, task)
+    write_json(paths.TASK, task.to_dict())
     features = ImageFeatures("standard").fit(x[split["development"]])
     write_features(paths.features_file("test"), features.transform(x[split["test"]]) / (1 + scaler_error),
                    y[split["test"]])

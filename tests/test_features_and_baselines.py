@@ -1,4 +1,6 @@
 """Vectorization fitted on training data only, for every data kind; baselines scored like models."""
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -175,7 +177,7 @@ def test_the_keras_table_layer_matches_vectorize_on_messy_columns():
     serving = train.assign(empty=[1.0, np.nan] * 20, country=["DE", "NA"] * 20)
     expected = preprocessor.transform(serving)
     assert np.isfinite(expected).all() and expected.shape == (40, 4 + 2 + 3 + 3)
-    task = {"problem_type": "regression", "output_units": expected.shape[1], "classes": None}
+    task = dataclasses.replace(define_task("x", "regression", None, 3.0), output_units=expected.shape[1])
     model, signature = inference_model(preprocessor, keras.layers.Identity(), {"kind": "table"}, task)
     actual = model.predict(raw_batch(serving, signature["input"]), verbose=0)
     np.testing.assert_allclose(actual, expected, atol=1e-5)

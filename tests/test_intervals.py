@@ -1,4 +1,6 @@
 """Intervals: the vectorized weighted scores against scikit-learn's, the intervals, and the verdicts."""
+import dataclasses
+
 import numpy as np
 import pytest
 from sklearn.metrics import (accuracy_score, average_precision_score, log_loss, mean_absolute_error,
@@ -8,22 +10,24 @@ from sklearn.preprocessing import label_binarize
 from stages.lib.evaluation import predict_classes, task_scores
 from stages.lib.intervals import fold_interval, score_intervals, weighted_scores, wilson_interval, with_intervals
 from stages.lib.paired import judge_change, paired_changes
+from stages.lib.task import define_task
 
-BINARY = {"problem_type": "binary_classification", "classes": [0, 1], "positive_class": None}
-BINARY_ZERO = {**BINARY, "positive_class": 0}
-THREE = {"problem_type": "multiclass_classification", "classes": [0, 1, 2]}
-REGRESSION = {"problem_type": "regression", "classes": []}
+# positive_class None: a task.json from before binary tasks named it, scored on class 1
+BINARY = dataclasses.replace(define_task("x", "classification", {0: 1, 1: 1}, 3.0), positive_class=None)
+BINARY_ZERO = dataclasses.replace(BINARY, positive_class=0)
+THREE = define_task("x", "classification", {0: 1, 1: 1, 2: 1}, 3.0)
+REGRESSION = define_task("x", "regression", None, 3.0)
 
 
 def sklearn_scores(task, y, output, w):
     """task_scores' metrics computed by scikit-learn with sample weights."""
-    if task["problem_type"] == "regression":
+    if task.is_regression:
         mse = mean_squared_error(y, output, sample_weight=w)
         return {"mae": mean_absolute_error(y, output, sample_weight=w), "mse": mse, "rmse": np.sqrt(mse),
                 "r2": r2_score(y, output, sample_weight=w)}
-    if len(task["classes"]) == 2:
+    if len(task.classes) == 2:
         p_one = output[:, 0]
-        positive = 1 if task["positive_class"] is None else task["positive_class"]
+        positive = 1 if task.positive_class is None else task.positive_class
         predicted = (p_one > 0.5).astype(int)
         p, r, f, _ = precision_recall_fscore_support(y, predicted, labels=[positive], average="binary",
                                                      pos_label=positive, zero_division=0, sample_weight=w)
@@ -33,20 +37,20 @@ def sklearn_scores(task, y, output, w):
                                                   sample_weight=w),
                 "log_loss": log_loss(y, p_one, sample_weight=w, labels=[0, 1])}
     predicted = predict_classes(output)
-    p, r, f, _ = precision_recall_fscore_support(y, predicted, labels=task["classes"], average="macro",
+    p, r, f, _ = precision_recall_fscore_support(y, predicted, labels=task.classes, average="macro",
                                                  zero_division=0, sample_weight=w)
     return {"accuracy": accuracy_score(y, predicted, sample_weight=w), "precision": p, "recall": r, "f1": f,
-            "roc_auc": roc_auc_score(y, output, multi_class="ovr", labels=task["classes"], sample_weight=w),
-            "pr_auc": average_precision_score(label_binarize(y, classes=task["classes"]), output, average="macro",
+            "roc_auc": roc_auc_score(y, output, multi_class="ovr", labels=task.classes, sample_weight=w),
+            "pr_auc": average_precision_score(label_binarize(y, classes=task.classes), output, average="macro",
                                               sample_weight=w),
-            "log_loss": log_loss(y, output, labels=task["classes"], sample_weight=w)}
+            "log_loss": log_loss(y, output, labels=task.classes, sample_weight=w)}
 
 
 def example_data(task, n, rng):
-    if task["problem_type"] == "regression":
+    if task.is_regression:
         y = rng.normal(10, 3, n)
         return y, (y + rng.normal(0, 2, n)).reshape(-1, 1)
-    k = len(task["classes"])
+    k = len(task.classes)
     y = rng.integers(0, k, n)
     logits = rng.normal(0, 1, (n, k)) + 1.5 * np.eye(k)[y]
     probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
@@ -62,7 +66,7 @@ def test_weighted_scores_are_scikit_learns_with_the_same_sample_weights(task):
     weights = rng.multinomial(80, np.full(80, 1 / 80), size=5).astype(float)
     vectorized = weighted_scores(task, y, output, weights)
     for row, w in enumerate(weights):
-        expected = sklearn_scores(task, y, output if task["problem_type"] != "regression" else output[:, 0], w)
+        expected = sklearn_scores(task, y, output if not task.is_regression else output[:, 0], w)
         for metric, value in expected.items():
             assert vectorized[metric][row] == pytest.approx(value, rel=1e-9, abs=1e-12), (metric, row)
 
@@ -78,7 +82,7 @@ def test_unit_weights_give_task_scores(task):
 def test_a_models_float32_output_and_an_absent_class_score_as_scikit_learn_scores_them():
     """A Keras model's probabilities are float32: log loss clips at float32's epsilon, and a confident
     mistake costs -log(1.2e-7), not -log(2.2e-16). A class missing from the examples: AP 0, AUC undefined."""
-    four = {"problem_type": "multiclass_classification", "classes": [0, 1, 2, 3]}
+    four = define_task("x", "classification", {0: 1, 1: 1, 2: 1, 3: 1}, 3.0)
     y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
     output = np.full((8, 4), 1e-12, dtype=np.float32)
     output[np.arange(8), (y + 1) % 3] = 1.0  # every answer confidently wrong

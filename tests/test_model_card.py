@@ -62,7 +62,7 @@ def write_reports(root: Path, kind: str = "images", problem: str = "classificati
     write_raw(root, x, y, spec, details)
     manifest = json.loads((root / paths.RAW_MANIFEST).read_text())
     task = define_task(spec, problem, manifest.get("class_counts"), 1.5)
-    write_json(root / paths.TASK, task)
+    write_json(root / paths.TASK, task.to_dict())
     split = holdout_split(y)
     write_json(root / paths.SPLIT, split)
     test = np.array(split["test"])
@@ -77,7 +77,7 @@ def write_reports(root: Path, kind: str = "images", problem: str = "classificati
     predictions = predictions_frame(task, test, y[test], output)
     write_csv(root / paths.TEST_PREDICTIONS, predictions, float_format="%.8g")
     scores = task_scores(task, y[test], output)
-    metric = task["primary_metric"]
+    metric = task.primary_metric
     write_json(root / paths.EVALUATE_METRICS, {
         **with_fake_intervals(scores), f"validation_{metric}_mean": scores[metric],
         f"validation_{metric}_std": 0.0, f"validation_{metric}_ci_low": scores[metric] - 0.02,
@@ -98,7 +98,7 @@ def write_reports(root: Path, kind: str = "images", problem: str = "classificati
     write_json(root / paths.OVERFIT_METRICS, {
         "folds": 1, "overfit": True, "training_failed": False, "overfit_folds": 1,
         "mean": {"epochs": 20.0, "best_val_loss_epoch": 6.0, "final_train_loss": 0.01, "final_val_loss": 0.4}})
-    training = task["training_metric"]
+    training = task.training_metric
     candidates = {name: {f"val_{metric}_mean": value, f"val_{metric}_std": 0.01, f"val_{metric}_ci_low": value - 0.05,
                          f"val_{metric}_ci_high": value + 0.05, "val_epochs_trained_mean": 12.0}
                   for name, value in (("small", 0.8), ("l2", 0.9))}
@@ -243,22 +243,22 @@ def test_the_stage_writes_the_card_and_the_same_bytes_twice(tmp_path):
 
 
 def test_the_worst_examples_are_the_most_confidently_wrong_then_the_least_sure():
-    task = {"problem_type": "multiclass_classification", "classes": [0, 1, 2]}
+    task = define_task("x", "classification", {0: 1, 1: 1, 2: 1}, 1.5)
     predictions = pd.DataFrame({"example": [10, 11, 12, 13], "actual": [0, 1, 2, 0], "predicted": [0, 2, 1, 1],
                                 "output_0": [0.9, 0.1, 0.2, 0.25], "output_1": [0.05, 0.3, 0.7, 0.65],
                                 "output_2": [0.05, 0.6, 0.1, 0.1]})
     worst = model_card.worst_examples(task, predictions, count=3)
     assert worst["example"].tolist() == [12, 13, 11]  # wrong ones, least probability to the actual class first
-    binary = {"problem_type": "binary_classification", "classes": [0, 1]}
+    binary = define_task("x", "classification", {0: 1, 1: 1}, 1.5)
     sigmoid = pd.DataFrame({"example": [1, 2, 3], "actual": [1, 0, 1], "predicted": [1, 1, 0],
                             "output": [0.9, 0.8, 0.4]})
     assert model_card.worst_examples(binary, sigmoid, count=3)["example"].tolist() == [2, 3, 1]
     regression = pd.DataFrame({"example": [1, 2, 3], "actual": [10.0, 20.0, 30.0], "predicted": [11.0, 10.0, 30.5]})
-    assert model_card.worst_examples({"problem_type": "regression"}, regression, count=2)["example"].tolist() == [2, 1]
+    assert model_card.worst_examples(define_task("x", "regression", None, 1.5), regression, count=2)["example"].tolist() == [2, 1]
 
 
 def test_the_confusion_matrix_names_the_classes_that_err_most():
-    task = {"classes": [0, 1, 2]}
+    task = define_task("x", "classification", {0: 1, 1: 1, 2: 1}, 1.5)
     predictions = pd.DataFrame({"actual": [0, 0, 1, 1, 1, 2], "predicted": [0, 0, 2, 2, 1, 2]})
     result = model_card.confusion(task, predictions, {0: "cat", 1: "dog", 2: "eel"})
     assert [row["name"] for row in result["per_class"]] == ["dog", "cat", "eel"]
@@ -327,7 +327,7 @@ def test_the_split_protocol_is_told_with_its_sizes():
     split = {"protocol": "iterated_kfold", "shuffle": True, "time_ordered": False, "test": list(range(10)),
              "development": list(range(10, 50)),
              "folds": [{"train": list(range(10, 40)), "validation": list(range(40, 50))}] * 4}
-    data = model_card.describe_data({"classes": []}, {}, split, {}, [], [])
+    data = model_card.describe_data(define_task("x", "regression", None, 1.5), {}, split, {}, [], [])
     assert data["protocol"].startswith("10 examples held out for the test first (shuffled and stratified by class); "
                                        "the 40 others are the development data, split by iterated K-fold into 4 folds "
                                        "(fold 0: 30 for training, 10 for validation).")

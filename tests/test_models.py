@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from stages.lib.models import best_epoch, diagnose, final_epochs, mean_history, select_candidate, stopping_metric
+from tests.conftest import classification_task
 
 
 def history(loss, val_loss, accuracy=None):
@@ -58,10 +59,7 @@ def tiny_problem():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(120, 6)).astype(np.float32)
     y = (x[:, 0] + x[:, 1] > 0).astype(np.int64) + 2 * (x[:, 2] > 0)
-    task = {"output_units": 4, "last_layer_activation": "softmax", "loss": "sparse_categorical_crossentropy",
-            "problem_type": "multiclass_classification", "training_metric": "accuracy",
-            "primary_metric": "accuracy", "greater_is_better": True}
-    return task, (x[:90], y[:90]), (x[90:], y[90:])
+    return classification_task(4), (x[:90], y[:90]), (x[90:], y[90:])
 
 
 def test_training_is_deterministic_and_regularizers_are_built(tiny_problem):

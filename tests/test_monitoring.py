@@ -10,6 +10,7 @@ from stages.lib.features import ImageFeatures
 from stages.lib.io import write_json
 from stages.lib.monitoring import as_raw, linf_distance, measure_drift
 from stages.lib.sequences import Sequences
+from stages.lib.task import define_task
 from tests.conftest import THREE_CLASSES, classification_task, export_tiny_model, holdout_split, run_module, write_raw
 
 TEN_CLASSES = classification_task(10)
@@ -51,7 +52,7 @@ def test_sequence_lengths_and_regression_predictions_are_compared_too():
     rng = np.random.default_rng(0)
     reference = Sequences.from_lists([[1] * n for n in rng.integers(5, 10, 300)])
     longer = np.ones((100, 40), dtype=np.int32)  # padded batch: every review 40 tokens long
-    task = {"problem_type": "regression"}
+    task = define_task("x", "regression", None, 3.0)
     report = measure_drift("sequences", reference, as_raw("sequences", longer, None), rng.normal(0, 1, 300),
                            rng.normal(5, 1, 100), task, max_js=0.15, max_linf=0.1)
     assert set(report["drifted"]) == {"length", "prediction"}
@@ -87,7 +88,7 @@ def monitored_project(tmp_path_factory):
     write_raw(project, x, y)
     split = holdout_split(y)
     write_json(project / paths.SPLIT, split)
-    write_json(project / paths.TASK, TEN_CLASSES)
+    write_json(project / paths.TASK, TEN_CLASSES.to_dict())
     (project / paths.EXPORT_DIR).mkdir(parents=True)
     development = split["development"]
     export_tiny_model(project / paths.EXPORT_DIR, ImageFeatures("standard"), x[development], y[development],

@@ -8,6 +8,7 @@ import yaml
 from stages.lib.models import build_model
 from stages.lib.optimization import (compare_variants, fine_tune, judge, predict, prune, quantized,
                                      single_example_latency_ms, sparsity_of, table, weights_bytes, without_optimizer)
+from stages.lib.task import Task, define_task
 from tests.conftest import THREE_CLASSES, run_module, write_params
 
 
@@ -82,13 +83,12 @@ def test_a_variant_is_rejected_only_when_significantly_worse_and_over_the_bar():
 
 
 def test_variants_are_compared_with_float32_on_the_same_examples():
-    task = {**THREE_CLASSES, "primary_metric": "accuracy", "greater_is_better": True}
     y = np.arange(69) % 3
     right = np.eye(3)[y]
     one_wrong, many_wrong = right.copy(), right.copy()
     one_wrong[0] = np.eye(3)[1]
     many_wrong[:30] = np.eye(3)[(y[:30] + 1) % 3]
-    verdicts = compare_variants(task, y, {"float32": right, "int8": one_wrong, "pruned": many_wrong}, 0, 0.01, 0.05)
+    verdicts = compare_variants(THREE_CLASSES, y, {"float32": right, "int8": one_wrong, "pruned": many_wrong}, 0, 0.01, 0.05)
     assert list(verdicts) == ["int8", "pruned"]
     assert verdicts["int8"]["status"] == "accepted" and verdicts["int8"]["p_value"] == pytest.approx(0.5)
     assert verdicts["int8"]["score_loss"] == pytest.approx(1 / 69)
@@ -114,8 +114,7 @@ def sparse_binary(n=80, width=40, seed=0):
     return x, (np.asarray(x[:, : width // 2].sum(axis=1)).ravel() > x[:, width // 2:].sum(axis=1).A1).astype(int)
 
 
-BINARY = {"problem_type": "binary_classification", "classes": [0, 1], "output_units": 1,
-          "last_layer_activation": "sigmoid", "loss": "binary_crossentropy", "training_metric": "accuracy"}
+BINARY = define_task("x", "classification", {0: 1, 1: 1}, 3.0)  # balanced: scored on accuracy
 
 
 def test_sparse_features_are_timed_predicted_and_quantized(tmp_path):
@@ -130,7 +129,7 @@ def test_sparse_features_are_timed_predicted_and_quantized(tmp_path):
     assert 0 < single_example_latency_ms(small, x, repeats=3) < 1000
 
 
-def trained_project(folder, x, y, task: dict, sparse: bool = False, **optimize):
+def trained_project(folder, x, y, task: Task, sparse: bool = False, **optimize):
     """What optimize reads: development and test features (the first and last quarter), the task and
     the regularized model trained on them."""
     from stages.lib import paths
@@ -142,8 +141,7 @@ def trained_project(folder, x, y, task: dict, sparse: bool = False, **optimize):
     cut = x.shape[0] * 3 // 4
     write_features(folder / paths.features_file("development"), x[:cut], y[:cut])
     write_features(folder / paths.features_file("test"), x[cut:], y[cut:])
-    write_json(folder / paths.TASK, {**task, "primary_metric": "accuracy", "greater_is_better": True,
-                                     "secondary_metrics": []})
+    write_json(folder / paths.TASK, task.to_dict())
     seed_everything(0)  # the same model whichever tests ran before in this process
     model = build_model(x.shape[1], task, [32], "rmsprop", 0.01, sparse=sparse)
     model.fit(x[:cut], y[:cut], epochs=5, verbose=0)

@@ -4,10 +4,11 @@ import pytest
 
 from stages.lib.evaluation import task_scores
 from stages.lib.paired import bootstrap_p_value, compare_models, mcnemar_p
+from stages.lib.task import define_task
+from tests.conftest import classification_task
 
-TEN_CLASSES = {"problem_type": "multiclass_classification", "classes": list(range(10)), "greater_is_better": True,
-               "primary_metric": "accuracy"}
-REGRESSION = {"problem_type": "regression", "classes": [], "greater_is_better": False, "primary_metric": "mae"}
+TEN_CLASSES = classification_task(10)
+REGRESSION = define_task("x", "regression", None, 3.0)
 
 
 def outcomes(lost: int, won: int, both: int = 50):
@@ -72,7 +73,7 @@ def test_errors_are_compared_by_the_paired_bootstrap_lower_being_better():
 
 
 def test_pr_auc_of_a_baseline_with_two_probability_columns_against_a_sigmoid():
-    task = {"problem_type": "binary_classification", "classes": [0, 1], "positive_class": 1, "greater_is_better": True}
+    task = define_task("x", "classification", {0: 4, 1: 1}, 3.0)  # scored on the minority class 1's PR-AUC
     rng = np.random.default_rng(0)
     y = (rng.random(120) < 0.2).astype(int)
     model = np.clip(y * 0.6 + rng.random(120) * 0.5, 0, 1).reshape(-1, 1)

@@ -4,7 +4,7 @@ import subprocess
 import pytest
 
 from stages.lib import paths, pr_report
-from tests.conftest import run_module
+from tests.conftest import classification_task, run_module
 
 PARAMS_DIFF = {"params.yaml": {"overfit.epochs": {"old": 30, "new": 5},
                                "baseline.classification": {"old": "['most_frequent']", "new": "['uniform']"}}}
@@ -126,8 +126,7 @@ def predictions(actual, output, examples=None):
                              np.asarray(output))
 
 
-TEN = {"problem_type": "multiclass_classification", "classes": list(range(10)), "greater_is_better": True,
-       "primary_metric": "accuracy"}
+TEN = classification_task(10)
 
 
 def revisions(n=400, flipped=(0, 0)):

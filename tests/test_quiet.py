@@ -47,8 +47,7 @@ def test_a_stage_that_imports_tensorflow_fails_with_exactly_one_line_even_with_t
         tmp_path, default_params):
     """optimize imports Keras and TensorFlow, then finds no model: its stderr must be that one error."""
     write_params(tmp_path, default_params)
-    write_json(tmp_path / "reports/task.json", {**classification_task(3), "primary_metric": "accuracy",
-                                                "greater_is_better": True})
+    write_json(tmp_path / "reports/task.json", classification_task(3).to_dict())
     write_npz(tmp_path / "data/features/test.npz", x=np.zeros((3, 4), np.float32), y=np.array([0, 1, 2]))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "0", "TF_ENABLE_ONEDNN_OPTS": "1"}
     result = subprocess.run([sys.executable, "-m", "stages.optimize"], cwd=tmp_path, capture_output=True, text=True,

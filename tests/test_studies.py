@@ -146,7 +146,7 @@ def test_studies_stage_writes_every_study_s_curves_plot_and_verdict_and_the_summ
     for split, n in (("train", 80), ("validation", 40)):
         y = np.arange(n) % 3
         write_features(project / paths.features_file(split, 0), (rng.normal(size=(n, 5)) + y[:, None]).astype(np.float32), y)
-    write_json(project / paths.TASK, define_task("x", "classification", {"0": 1, "1": 1, "2": 1}, 3.0))
+    write_json(project / paths.TASK, define_task("x", "classification", {"0": 1, "1": 1, "2": 1}, 3.0).to_dict())
     default_params["studies"]["digits"].update(epochs=6, units=[8], capacity_large=[32, 32], patience=1)
     write_params(project, default_params)
     studies.main()
@@ -168,9 +168,10 @@ def test_studies_that_change_features_are_not_applicable_to_sparse_text():
     from scipy.sparse import csr_matrix
 
     from stages.lib.studies import run_study, verdict_word
+    from stages.lib.task import define_task
 
     x, y = csr_matrix(np.eye(6, dtype=np.float32)), np.arange(6) % 2
-    task = {"problem_type": "binary_classification"}
+    task = define_task("x", "classification", {"0": 3, "1": 3}, 3.0)
     histories, result = run_study(STUDIES["noise_channels"], task, (x, y), (x, y), SETTINGS, 0)
     assert histories == {} and result["held"] is None and "sparse" in result["not_applicable"]
     assert verdict_word(result) == "not applicable"
@@ -180,9 +181,11 @@ def test_studies_that_change_features_are_not_applicable_to_sparse_text():
 
 def test_no_study_applies_to_regression():
     from stages.lib.studies import run_study
+    from stages.lib.task import define_task
 
     x, y = np.zeros((4, 2), dtype=np.float32), np.arange(4.0)
-    histories, result = run_study(STUDIES["capacity"], {"problem_type": "regression"}, (x, y), (x, y), SETTINGS, 0)
+    histories, result = run_study(STUDIES["capacity"], define_task("x", "regression", None, 3.0), (x, y), (x, y),
+                                  SETTINGS, 0)
     assert histories == {} and result["held"] is None and "classifiers" in result["not_applicable"]
 
 

@@ -14,6 +14,7 @@ from sklearn.metrics import (
 from sklearn.preprocessing import label_binarize
 
 from stages.lib.errors import PipelineError
+from stages.lib.task import Task
 
 
 def predict_classes(probabilities: np.ndarray) -> np.ndarray:
@@ -70,12 +71,12 @@ def regression_scores(y_true: np.ndarray, predicted: np.ndarray) -> dict:
             "r2": r2_score(y_true, predicted)}
 
 
-def task_scores(task: dict, y_true: np.ndarray, output: np.ndarray) -> dict:
+def task_scores(task: Task, y_true: np.ndarray, output: np.ndarray) -> dict:
     """The task's scores from a model's (or baseline's) output: probabilities, or predicted values."""
-    if task["problem_type"] == "regression":
+    if task.is_regression:
         return regression_scores(y_true, output)
-    return classification_scores(y_true, np.asarray(output).reshape(len(y_true), -1), task["classes"],
-                                 task.get("positive_class"))
+    return classification_scores(y_true, np.asarray(output).reshape(len(y_true), -1), task.classes,
+                                 task.positive_class)
 
 
 # Scores where lower is better; every other task_scores metric is better higher.
@@ -87,13 +88,13 @@ def greater_is_better(metric: str) -> bool:
     return metric.removeprefix("test_") not in LOWER_IS_BETTER
 
 
-def correct(task: dict, y_true: np.ndarray, output: np.ndarray) -> np.ndarray:
+def correct(task: Task, y_true: np.ndarray, output: np.ndarray) -> np.ndarray:
     """Per example: did the model's output (probabilities) pick the true class?"""
-    probabilities = one_column_if_binary(np.asarray(output).reshape(len(y_true), -1), task["classes"])
+    probabilities = one_column_if_binary(np.asarray(output).reshape(len(y_true), -1), task.classes)
     return predict_classes(probabilities) == y_true
 
 
-def one_example(task: dict, metric: str, y_true: np.ndarray, reference: np.ndarray, candidate: np.ndarray) -> float:
+def one_example(task: Task, metric: str, y_true: np.ndarray, reference: np.ndarray, candidate: np.ndarray) -> float:
     """About the most that one test example can move the difference between two models' scores;
     a smaller difference is one prediction, not a finding.
 
@@ -108,17 +109,15 @@ def one_example(task: dict, metric: str, y_true: np.ndarray, reference: np.ndarr
         errors = [np.abs(y_true - np.asarray(output).reshape(-1)) for output in (reference, candidate)]
         return float(np.max(np.abs(errors[0] - errors[1]))) / n
     if metric == "pr_auc":
-        classes = task["classes"]
-        if len(classes) == 2:
-            positive = 1 if task.get("positive_class") is None else task["positive_class"]
-            return 1.0 / max(1, int(np.sum(y_true == positive)))
-        return 1.0 / (len(classes) * max(1, min(int(np.sum(y_true == c)) for c in classes)))
+        if task.is_binary:
+            return 1.0 / max(1, int(np.sum(y_true == task.positive)))
+        return 1.0 / (len(task.classes) * max(1, min(int(np.sum(y_true == c)) for c in task.classes)))
     return 0.0
 
 
-def tie_breaker(task: dict) -> str:
+def tie_breaker(task: Task) -> str:
     """The score that decides between equally good candidates (lower is better)."""
-    return "mse" if task["problem_type"] == "regression" else "log_loss"
+    return "mse" if task.is_regression else "log_loss"
 
 
 def numeric_keys(row: dict) -> list:
@@ -139,11 +138,11 @@ def skill_over(score: float, baseline: float, greater_is_better: bool) -> float:
     return gained / gap if gap > 0 else 0.0
 
 
-def check_skill(task: dict, score: float, baseline: float, baseline_name: str, min_skill: float) -> float:
+def check_skill(task: Task, score: float, baseline: float, baseline_name: str, min_skill: float) -> float:
     """The model's skill over the best baseline; under `min_skill` it stops the pipeline."""
-    skill = skill_over(score, baseline, task["greater_is_better"])
+    skill = skill_over(score, baseline, task.greater_is_better)
     if skill < min_skill:
-        metric = task["primary_metric"]
+        metric = task.primary_metric
         raise PipelineError(
             f"the regularized model's test {metric} {score:.4f} against the {baseline_name} baseline's {baseline:.4f} "
             f"closes {skill:.1%} of the gap to a perfect score, under evaluate.min_skill_over_baseline={min_skill}: "
@@ -151,14 +150,14 @@ def check_skill(task: dict, score: float, baseline: float, baseline_name: str, m
     return skill
 
 
-def check_beats_baseline(task: dict, scores: tuple, baseline_name: str, comparison: dict, significance: float) -> None:
+def check_beats_baseline(task: Task, scores: tuple, baseline_name: str, comparison: dict, significance: float) -> None:
     """Stop the pipeline unless the model is significantly better than the baseline on the test examples.
 
     `comparison` is stages.lib.paired.compare_models with the model as reference and the baseline as candidate:
     its difference is the model's gain, its p-value that of the baseline being worse.
     """
     if comparison["p_value"] > significance:
-        metric, (model, baseline) = task["primary_metric"], scores
+        metric, (model, baseline) = task.primary_metric, scores
         test = "McNemar's exact test" if metric == "accuracy" else "paired bootstrap"
         raise PipelineError(
             f"the regularized model's test {metric} {model:.4f} is not significantly better than the {baseline_name} "
@@ -167,16 +166,16 @@ def check_beats_baseline(task: dict, scores: tuple, baseline_name: str, comparis
             f"({test}) above evaluate.significance={significance}: improve the model or test on more examples")
 
 
-def predictions_frame(task: dict, examples, y_true, output) -> pd.DataFrame:
+def predictions_frame(task: Task, examples, y_true, output) -> pd.DataFrame:
     """One row per test example: its row in data/raw (`example`), the actual and predicted class or value,
     the predicted class's probability (`score`), and the model's raw output columns (`output`, or
     `output_0`... for one probability per class) that every metric can be recomputed from."""
     output = np.asarray(output, dtype=np.float64).reshape(len(y_true), -1)
     frame = pd.DataFrame({"example": np.asarray(examples), "actual": np.asarray(y_true)})
-    if task["problem_type"] == "regression":
+    if task.is_regression:
         frame["predicted"] = output[:, 0]
     else:
-        probabilities = one_column_if_binary(output, task["classes"])
+        probabilities = one_column_if_binary(output, task.classes)
         frame["predicted"] = predict_classes(probabilities)
         one = probabilities[:, 0]
         frame["score"] = (np.where(frame["predicted"] == 1, one, 1 - one) if probabilities.shape[1] == 1

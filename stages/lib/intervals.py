@@ -12,6 +12,7 @@ from scipy.stats import binomtest
 from scipy.stats import t as student_t
 
 from stages.lib.evaluation import numeric_keys, one_column_if_binary, predict_classes
+from stages.lib.task import Task
 
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 1000
@@ -67,16 +68,16 @@ def _precision_recall_f1(actual, predicted, weights):
             _ratio(2 * true_pos, 2 * true_pos + false_pos + false_neg, 0.0))
 
 
-def _classification(task: dict, y_true, output, weights) -> dict:
-    classes = task["classes"]
+def _classification(task: Task, y_true, output, weights) -> dict:
+    classes = task.classes
     output = np.asarray(output)
     # scikit-learn's log loss clips probabilities at the epsilon of the output's own type (float32 for a model)
     eps = np.finfo(output.dtype if output.dtype.kind == "f" else np.float64).eps
     probabilities = one_column_if_binary(output.astype(np.float64).reshape(len(y_true), -1), classes)
     predicted = predict_classes(probabilities)
     total = weights.sum(axis=1)
-    if len(classes) == 2:
-        positive = 1 if task.get("positive_class") is None else task["positive_class"]
+    if task.is_binary:
+        positive = task.positive
         p_one = probabilities[:, 0]
         precision, recall, f1 = _precision_recall_f1(y_true == positive, predicted == positive, weights)
         auc = weighted_auc(y_true == 1, p_one, weights)
@@ -106,15 +107,15 @@ def _regression(y_true, predicted, weights) -> dict:
             "r2": 1 - _ratio(squared, centred, empty=1.0)}
 
 
-def weighted_scores(task: dict, y_true, output, weights) -> dict:
+def weighted_scores(task: Task, y_true, output, weights) -> dict:
     """Every stages.lib.evaluation.task_scores metric for each row of `weights` (counts per example)."""
     y_true, weights = np.asarray(y_true), np.atleast_2d(np.asarray(weights, float))
-    if task["problem_type"] == "regression":
+    if task.is_regression:
         return _regression(y_true.astype(float), output, weights)
     return _classification(task, y_true, output, weights)
 
 
-def bootstrap_scores(task: dict, y_true, outputs: list, samples: int, seed: int) -> list:
+def bootstrap_scores(task: Task, y_true, outputs: list, samples: int, seed: int) -> list:
     """Each output's scores on the same `samples` resamples of the examples: [{metric: array}] in outputs' order.
     A score a resample leaves undefined (an AUC without one of the classes) is NaN there."""
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -139,7 +140,7 @@ def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> t
     return float(interval.low), float(interval.high)
 
 
-def score_intervals(task: dict, y_true, outputs: list, samples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> list:
+def score_intervals(task: Task, y_true, outputs: list, samples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> list:
     """A 95% interval for every metric of each output's scores, on the same resamples: Wilson for accuracy
     (a proportion), the percentile bootstrap over the examples for the rest. [{metric: (low, high)}]."""
     results = []
@@ -175,7 +176,7 @@ def with_intervals(scores: dict, intervals: dict, prefix: str = "") -> dict:
     return flat
 
 
-def cross_validated_intervals(task: dict, fold_scores: list, fold_outputs: list, seed: int) -> dict:
+def cross_validated_intervals(task: Task, fold_scores: list, fold_outputs: list, seed: int) -> dict:
     """A 95% interval for each cross-validated score: Student's t over the folds, or with a single
     (hold-out) validation split, score_intervals over its examples."""
     if len(fold_scores) > 1:

@@ -18,6 +18,7 @@ import pandas as pd
 from stages.lib import environment, paths
 from stages.lib.errors import PipelineError
 from stages.lib.intervals import with_interval
+from stages.lib.task import Task, read_task
 
 TEMPLATE = "model_card.html.j2"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -51,21 +52,21 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def class_names(task: dict, manifest: dict) -> dict:
+def class_names(task: Task, manifest: dict) -> dict:
     """Class code -> the name a person knows it by (the table's or texts' label, else the code)."""
     names = manifest.get("class_names") or []
-    return {code: str(names[code]) if code < len(names) else str(code) for code in task.get("classes", [])}
+    return {code: str(names[code]) if code < len(names) else str(code) for code in task.classes}
 
 
 # The task
 
-def metric_reason(task: dict) -> str:
+def metric_reason(task: Task) -> str:
     """Why the primary metric fits the task, in plain words."""
-    if task["problem_type"] == "regression":
+    if task.is_regression:
         return ("MAE, the mean absolute error, is in the target's own units and reads as the typical size of a "
                 "mistake; lower is better. The baseline always predicts the training mean.")
-    ratio = task.get("class_ratio")
-    if task.get("balanced", True):
+    ratio = task.class_ratio
+    if task.balanced:
         return (f"The classes are about balanced (the largest is {ratio:.3g} times the smallest), so accuracy, "
                 "the share of correct answers, is meaningful; the baseline always predicts the most frequent class.")
     return (f"The classes are imbalanced (the largest is {ratio:.3g} times the smallest): always predicting the "
@@ -73,29 +74,29 @@ def metric_reason(task: dict) -> str:
             "well the model ranks the examples of the rarer class first; the baseline predicts the class rates.")
 
 
-def describe_task(task: dict, manifest: dict) -> dict:
+def describe_task(task: Task, manifest: dict) -> dict:
     names = class_names(task, manifest)
-    if task["problem_type"] == "regression":
+    if task.is_regression:
         summary = manifest.get("target_summary", {})
         target = f" in the column {manifest['target']!r}" if manifest.get("target") else ""
         what = f"Predict a number{target} for each example: a regression."
         if summary:
             what += f" In the data it ranges from {fmt(summary['min'])} to {fmt(summary['max'])}."
     else:
-        kind = "two" if task["n_classes"] == 2 else str(task["n_classes"])
+        kind = "two" if task.n_classes == 2 else str(task.n_classes)
         what = f"Sort each example into one of {kind} classes: {', '.join(names.values())}."
-        if "positive_class" in task:
-            what += f" Precision and recall are about the class {names.get(task['positive_class'])}."
-    return {"dataset": manifest.get("dataset", task.get("dataset")), "kind": manifest.get("kind"),
-            "problem_type": task["problem_type"].replace("_", " "), "what": what,
-            "metric": metric_name(task["primary_metric"]), "reason": metric_reason(task),
-            "secondary": [metric_name(m) for m in task.get("secondary_metrics", [])],
-            "last_layer": task.get("last_layer_activation") or "none (a linear output)", "loss": task["loss"]}
+        if task.positive_class is not None:
+            what += f" Precision and recall are about the class {names.get(task.positive_class)}."
+    return {"dataset": manifest.get("dataset", task.dataset), "kind": manifest.get("kind"),
+            "problem_type": task.problem_type.replace("_", " "), "what": what,
+            "metric": metric_name(task.primary_metric), "reason": metric_reason(task),
+            "secondary": [metric_name(m) for m in task.secondary_metrics],
+            "last_layer": task.last_layer_activation or "none (a linear output)", "loss": task.loss}
 
 
 # The data
 
-def describe_data(task: dict, manifest: dict, split: dict, validation: dict, results: list, test_actual) -> dict:
+def describe_data(task: Task, manifest: dict, split: dict, validation: dict, results: list, test_actual) -> dict:
     names = class_names(task, manifest)
     balance = []
     if manifest.get("class_counts"):
@@ -152,13 +153,13 @@ def validation_verdicts(validation: dict, results: list) -> dict:
 
 # Chapter 5: baseline, a model that overfits, regularization
 
-def describe_story(task: dict, baseline: dict, overfit: dict, regularize: dict, candidate: dict,
+def describe_story(task: Task, baseline: dict, overfit: dict, regularize: dict, candidate: dict,
                    candidate_histories: Optional[pd.DataFrame], studies: dict) -> dict:
     from stages.lib.baselines import best_baseline
     from stages.lib.studies import verdict_word
 
-    metric = task["primary_metric"]
-    best = best_baseline(baseline, metric, task["greater_is_better"])
+    metric = task.primary_metric
+    best = best_baseline(baseline, metric, task.greater_is_better)
     baseline_text = (f"The best trivial baseline, {best}, scores {metric_name(metric)} "
                      f"{fmt(baseline[best]['validation_mean'][metric])} on validation: the bar to clear.")
     mean = overfit.get("mean", {})
@@ -185,10 +186,10 @@ def describe_story(task: dict, baseline: dict, overfit: dict, regularize: dict, 
     settings = ", ".join(f"{key} {value}" for key, value in candidate.items()
                          if key not in ("name", "selected_by") and value not in (None, 0, 0.0))
     figure = None
-    if candidate_histories is not None and f"val_{task['training_metric']}" in candidate_histories:
+    if candidate_histories is not None and f"val_{task.training_metric}" in candidate_histories:
         from stages.lib.plots import candidate_curves_png
 
-        figure = data_uri(candidate_curves_png(candidate_histories, task["training_metric"]))
+        figure = data_uri(candidate_curves_png(candidate_histories, task.training_metric))
     held = [{"name": name, "claim": study.get("claim", ""), "verdict": verdict_word(study)}
             for name, study in studies.items()]
     return {"baseline": baseline_text, "diagnosis": diagnosis, "candidates": candidates,
@@ -198,9 +199,9 @@ def describe_story(task: dict, baseline: dict, overfit: dict, regularize: dict, 
 
 # The test
 
-def headline(task: dict, evaluation: dict) -> dict:
+def headline(task: Task, evaluation: dict) -> dict:
     """The primary test score with its 95% interval, as the stages print it."""
-    metric = task["primary_metric"]
+    metric = task.primary_metric
     key = f"test_{metric}"
     if key not in evaluation:
         raise PipelineError(f"{paths.EVALUATE_METRICS} has no {key}: rebuild it with `dvc repro evaluate`")
@@ -226,10 +227,10 @@ def test_scores(evaluation: dict) -> list:
                        if f"{key}_seed_mean" in evaluation else "")} for key in keys]
 
 
-def confusion(task: dict, predictions: pd.DataFrame, names: dict) -> dict:
+def confusion(task: Task, predictions: pd.DataFrame, names: dict) -> dict:
     """The confusion matrix (rows actual, columns predicted), each class's error rate (worst first) and the
     most frequent mistakes."""
-    classes = list(task["classes"])
+    classes = list(task.classes)
     actual, predicted = predictions["actual"].to_numpy(), predictions["predicted"].to_numpy()
     matrix = pd.crosstab(pd.Categorical(actual, classes), pd.Categorical(predicted, classes), dropna=False)
     rows = [{"name": names[c], "cells": [{"count": int(matrix.loc[c, p]), "diagonal": c == p} for p in classes]}
@@ -257,16 +258,16 @@ def error_by_range(predictions: pd.DataFrame, bins: int = 5) -> list:
     return sorted(rows, key=lambda row: -row["value"])
 
 
-def worst_examples(task: dict, predictions: pd.DataFrame, count: int = WORST_EXAMPLES) -> pd.DataFrame:
+def worst_examples(task: Task, predictions: pd.DataFrame, count: int = WORST_EXAMPLES) -> pd.DataFrame:
     """The test examples the model got most wrong: the lowest probability given to the actual class (wrong
     ones first), or the largest absolute error. Adds the column `measure` it ranked them by."""
-    if task["problem_type"] == "regression":
+    if task.is_regression:
         ranked = predictions.assign(measure=(predictions["actual"] - predictions["predicted"]).abs())
         return ranked.sort_values("measure", ascending=False, kind="stable").head(count)
     if "output" in predictions:  # a sigmoid: the probability of class 1
         probability = np.where(predictions["actual"] == 1, predictions["output"], 1 - predictions["output"])
     else:
-        columns = [f"output_{task['classes'].index(int(a))}" for a in predictions["actual"]]
+        columns = [f"output_{task.classes.index(int(a))}" for a in predictions["actual"]]
         probability = predictions.to_numpy()[np.arange(len(predictions)),
                                               [predictions.columns.get_loc(c) for c in columns]].astype(float)
     ranked = predictions.assign(measure=probability, right=predictions["actual"] == predictions["predicted"])
@@ -292,11 +293,11 @@ def example_view(kind: str, x, index: int) -> dict:
     return {"cells": cells[:TABLE_COLUMNS], "more": more if more > 0 else 0}
 
 
-def describe_worst(task: dict, predictions: pd.DataFrame, names: dict, kind: str, x) -> list:
+def describe_worst(task: Task, predictions: pd.DataFrame, names: dict, kind: str, x) -> list:
     rows = []
     for _, example in worst_examples(task, predictions).iterrows():
         index = int(example["example"])
-        if task["problem_type"] == "regression":
+        if task.is_regression:
             outcome = (f"actual {fmt(float(example['actual']))}, predicted {fmt(float(example['predicted']))} "
                        f"(off by {fmt(float(example['measure']))})")
         else:
@@ -308,9 +309,9 @@ def describe_worst(task: dict, predictions: pd.DataFrame, names: dict, kind: str
     return rows
 
 
-def describe_test(task: dict, evaluation: dict, predictions: pd.DataFrame, names: dict, kind: str, x,
+def describe_test(task: Task, evaluation: dict, predictions: pd.DataFrame, names: dict, kind: str, x,
                   figures: dict) -> dict:
-    metric = task["primary_metric"]
+    metric = task.primary_metric
     validation, gain = None, None
     if f"validation_{metric}_mean" in evaluation:
         validation = with_interval(*(evaluation[f"validation_{metric}_{end}"] for end in ("mean", "ci_low", "ci_high")))
@@ -322,7 +323,7 @@ def describe_test(task: dict, evaluation: dict, predictions: pd.DataFrame, names
               "examples": len(predictions), "seeds": evaluation.get("seeds", 1), "validation": validation,
               "gain": gain, "worst": describe_worst(task, predictions, names, kind, x), "confusion": None,
               "ranges": None, "figures": []}
-    if task["problem_type"] == "regression":
+    if task.is_regression:
         from stages.lib.plots import residuals_png
 
         result["ranges"] = error_by_range(predictions)
@@ -338,11 +339,11 @@ def describe_test(task: dict, evaluation: dict, predictions: pd.DataFrame, names
 
 # Optimization and serving
 
-def describe_optimization(optimize: Optional[dict], task: dict) -> dict:
+def describe_optimization(optimize: Optional[dict], task: Task) -> dict:
     if optimize is None:
         return {"rows": [], "note": f"No optimization result ({paths.OPTIMIZE_METRICS} is missing): dvc repro "
                                     "optimize scores the int8 and pruned variants."}
-    metric = task["primary_metric"]
+    metric = task.primary_metric
     rows = []
     for name, variant in optimize.items():
         loss = (f"{variant['score_loss']:+.4f} [{variant['score_loss_ci_low']:+.4f}, "
@@ -423,7 +424,7 @@ def describe_lineage(root: Path, manifest: dict) -> dict:
 
 # Limitations
 
-def limitations(task: dict, manifest: dict, split: dict, evaluation: dict, validation: dict, test: dict) -> list:
+def limitations(task: Task, manifest: dict, split: dict, evaluation: dict, validation: dict, test: dict) -> list:
     n = test["examples"]
     head = test["headline"]
     notes = [f"The test {head['metric']} {head['text']} is the score on these {n} test examples; the bracket is "
@@ -475,7 +476,7 @@ def gather(root: Path = Path(".")) -> dict:
     from stages.lib.io import read_json
 
     root = Path(root)
-    task, manifest = read_json(root / paths.TASK), read_json(root / paths.RAW_MANIFEST)
+    task, manifest = read_task(root / paths.TASK), read_json(root / paths.RAW_MANIFEST)
     split = read_json(root / paths.SPLIT)
     evaluation = read_json(root / paths.EVALUATE_METRICS)
     validation = read_json(root / paths.VALIDATION)

@@ -11,6 +11,7 @@ import pandas as pd
 from scipy.sparse import issparse
 
 from stages.lib.errors import PipelineError
+from stages.lib.task import Task
 
 
 # Batches Keras runs per call into TensorFlow, which saves per-batch Python overhead on small data (the
@@ -55,7 +56,7 @@ def make_optimizer(name: str, learning_rate: float):
             "sgd": keras.optimizers.SGD}[name](learning_rate=learning_rate)
 
 
-def build_model(n_features: int, task: dict, units, optimizer: str, learning_rate: float,
+def build_model(n_features: int, task: Task, units, optimizer: str, learning_rate: float,
                 l1: float = 0.0, l2: float = 0.0, dropout: float = 0.0, sparse: bool = False,
                 cross_entropy: bool = False, output_bias: float = 0.0,
                 steps_per_execution: int = STEPS_PER_EXECUTION):
@@ -75,13 +76,13 @@ def build_model(n_features: int, task: dict, units, optimizer: str, learning_rat
         model.add(layers.Dense(width, activation="relu", kernel_regularizer=regularizer))
         if dropout:
             model.add(layers.Dropout(dropout))
-    model.add(layers.Dense(task["output_units"], activation=task["last_layer_activation"],
+    model.add(layers.Dense(task.output_units, activation=task.last_layer_activation,
                            bias_initializer=keras.initializers.Constant(output_bias)))
-    metrics = [task["training_metric"]]
-    if cross_entropy and task["problem_type"] != "regression":
-        kind = keras.metrics.BinaryCrossentropy if task["output_units"] == 1 else keras.metrics.SparseCategoricalCrossentropy
+    metrics = [task.training_metric]
+    if cross_entropy and not task.is_regression:
+        kind = keras.metrics.BinaryCrossentropy if task.output_units == 1 else keras.metrics.SparseCategoricalCrossentropy
         metrics.append(kind(name="cross_entropy"))
-    model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=task["loss"], metrics=metrics,
+    model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=task.loss, metrics=metrics,
                   steps_per_execution=steps_per_execution)
     return model
 
@@ -106,7 +107,7 @@ def batches(xy, batch_size: int, shuffle_seed=None):
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def stopping_metric(task: dict) -> tuple:
+def stopping_metric(task: Task) -> tuple:
     """(history column, "max" or "min"): what early stopping watches and keeps the best epoch of. The task's
     primary metric on validation when training computes it (accuracy, mae), else the validation loss (a
     PR-AUC task's cross-entropy).
@@ -115,8 +116,8 @@ def stopping_metric(task: dict) -> tuple:
     at epoch 2-7 while validation accuracy still climbs for 20 more, so stopping on the loss kept a model
     a point of accuracy short of what the same architecture reaches.
     """
-    if task["primary_metric"] == task["training_metric"]:
-        return f"val_{task['primary_metric']}", "max" if task["greater_is_better"] else "min"
+    if task.primary_metric == task.training_metric:
+        return f"val_{task.primary_metric}", "max" if task.greater_is_better else "min"
     return "val_loss", "min"
 
 
@@ -247,7 +248,7 @@ def training_state(model) -> list:
     return [*model.variables, *model.optimizer.variables]
 
 
-def fit_mlp(task: dict, train_xy, validation_xy, training, seed: int, units, l1=0.0, l2=0.0, dropout=0.0,
+def fit_mlp(task: Task, train_xy, validation_xy, training, seed: int, units, l1=0.0, l2=0.0, dropout=0.0,
             patience=None, verbose: int = 2, cross_entropy: bool = False, epochs=None, monitor=None):
     """Seed, build and train one model with the given training params; returns (model, history).
 
@@ -256,7 +257,7 @@ def fit_mlp(task: dict, train_xy, validation_xy, training, seed: int, units, l1=
     The model is fresh_model's: use it before the next call with the same architecture and seed.
     """
     sparse = issparse(train_xy[0])
-    regression = task["problem_type"] == "regression"
+    regression = task.is_regression
     if regression:
         # Regression trains on standardized targets (a price of 180,000 and an L2 penalty of 0.002 are on
         # different scales otherwise), then gains a last layer that maps back to the target's units.
@@ -275,7 +276,7 @@ def fit_mlp(task: dict, train_xy, validation_xy, training, seed: int, units, l1=
     return model, history
 
 
-def fit_candidate(task: dict, development_xy, candidate: dict, training, seed: int, verbose: int = 2):
+def fit_candidate(task: Task, development_xy, candidate: dict, training, seed: int, verbose: int = 2):
     """A final model: the kept candidate (units, l1, l2, dropout, final_epochs, as models/regularized/candidate.json
     records it) trained on all development data with `seed`."""
     model, _ = fit_mlp(task, development_xy, None, training, seed, candidate["units"], l1=candidate["l1"],
@@ -283,14 +284,14 @@ def fit_candidate(task: dict, development_xy, candidate: dict, training, seed: i
     return model
 
 
-def with_target_units(model, task: dict, training, center: float, scale: float, sparse: bool):
+def with_target_units(model, task: Task, training, center: float, scale: float, sparse: bool):
     """The trained layers followed by y * scale + center, compiled like the original for further training."""
     import keras
 
     scaled = keras.Sequential([keras.Input(shape=(model.input_shape[1],), sparse=sparse), *model.layers,
                                keras.layers.Rescaling(scale, offset=center, name="target_units")])
-    scaled.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate), loss=task["loss"],
-                   metrics=[task["training_metric"]], steps_per_execution=model.steps_per_execution)
+    scaled.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate), loss=task.loss,
+                   metrics=[task.training_metric], steps_per_execution=model.steps_per_execution)
     scaled.optimizer.build(scaled.trainable_variables)  # saved with its slots, so loading it warns of nothing
     return scaled
 

@@ -8,7 +8,9 @@ import time
 import numpy as np
 from scipy.sparse import issparse
 
+from stages.lib import markdown
 from stages.lib.paired import compare_models
+from stages.lib.task import Task
 
 
 def takes_sparse(model) -> bool:
@@ -156,14 +158,14 @@ def judge(comparison: dict, max_loss: float, significance: float) -> dict:
     return {"status": "rejected", "reason": f"significantly worse ({tested}) and {lost}"}
 
 
-def compare_variants(task: dict, y_test: np.ndarray, outputs: dict, seed: int, max_loss: float,
+def compare_variants(task: Task, y_test: np.ndarray, outputs: dict, seed: int, max_loss: float,
                      significance: float) -> dict:
     """Each variant's test-score loss against float32 on the same examples, its interval, p-value and status."""
     verdicts = {}
     for name, output in outputs.items():
         if name == "float32":
             continue
-        comparison = compare_models(task, task["primary_metric"], y_test, outputs["float32"], output, seed)
+        comparison = compare_models(task, task.primary_metric, y_test, outputs["float32"], output, seed)
         verdicts[name] = {"score_loss": comparison["difference"], "score_loss_ci_low": comparison["ci_low"],
                           "score_loss_ci_high": comparison["ci_high"], "p_value": comparison["p_value"],
                           "one_example": comparison["one_example"], **judge(comparison, max_loss, significance)}
@@ -172,12 +174,13 @@ def compare_variants(task: dict, y_test: np.ndarray, outputs: dict, seed: int, m
 
 def table(results: dict, metric: str) -> str:
     """The Markdown comparison written to reports/optimization.md."""
-    lines = [f"| variant | weights (bytes) | gzipped (bytes) | test {metric} | loss vs float32 (95% interval) | "
-             "p-value | status |", "|---|---|---|---|---|---|---|"]
+    rows = []
     for name, r in results.items():
         loss = (f"{r['score_loss']:+.4f} ({r['score_loss_ci_low']:+.4f} to {r['score_loss_ci_high']:+.4f})"
                 if "score_loss" in r else "")
         p_value = f"{r['p_value']:.3g}" if "p_value" in r else ""
-        lines.append(f"| {name} | {r['weights_bytes']:,} | {r['gzip_bytes']:,} | {r[metric]:.4f} | {loss} | "
-                     f"{p_value} | {r.get('status', 'reference')} |")
-    return "\n".join(lines) + "\n"
+        rows.append([name, f"{r['weights_bytes']:,}", f"{r['gzip_bytes']:,}", f"{r[metric]:.4f}", loss, p_value,
+                     r.get("status", "reference")])
+    header = ["variant", "weights (bytes)", "gzipped (bytes)", f"test {metric}", "loss vs float32 (95% interval)",
+              "p-value", "status"]
+    return markdown.table(header, rows) + "\n"

@@ -10,6 +10,7 @@ from scipy.stats import binomtest, norm
 
 from stages.lib.evaluation import correct, greater_is_better, one_example, task_scores
 from stages.lib.intervals import BOOTSTRAP_RESAMPLES, CONFIDENCE, bootstrap_scores, percentile_interval
+from stages.lib.task import Task
 
 
 def mcnemar_p(reference_correct, candidate_correct) -> float:
@@ -33,7 +34,7 @@ def bootstrap_p_value(shortfalls) -> float:
     return float((1 + np.sum(shortfalls <= 0)) / (len(shortfalls) + 1))
 
 
-def paired_changes(task: dict, y_true, reference, candidate, samples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> dict:
+def paired_changes(task: Task, y_true, reference, candidate, samples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> dict:
     """For every metric: the candidate's score minus the reference's on the same examples, and that
     difference on each of `samples` paired resamples (both models keep the same resampled examples)."""
     reference_scores, candidate_scores = (task_scores(task, y_true, output) for output in (reference, candidate))
@@ -43,14 +44,14 @@ def paired_changes(task: dict, y_true, reference, candidate, samples: int = BOOT
             for metric in reference_scores}
 
 
-def compare_models(task: dict, metric: str, y_true: np.ndarray, reference, candidate, seed: int,
+def compare_models(task: Task, metric: str, y_true: np.ndarray, reference, candidate, seed: int,
                    samples: int = BOOTSTRAP_RESAMPLES) -> dict:
     """How much worse `candidate` scores than `reference` on the same test examples (positive:
     worse, in the metric's units), the 95% paired-bootstrap interval of that difference, the
     one-sided p-value that the candidate is worse (McNemar's exact test for accuracy, the
     paired bootstrap for any other metric), and what one example can move it (one_example)."""
     reference, candidate = np.asarray(reference), np.asarray(candidate)
-    sign = 1.0 if task["greater_is_better"] else -1.0
+    sign = 1.0 if task.greater_is_better else -1.0
     change = paired_changes(task, y_true, reference, candidate, samples, seed)[metric]
     shortfalls = -sign * change["resampled"]
     low, high = percentile_interval(shortfalls)

@@ -13,7 +13,9 @@ import numpy as np
 from stages.lib import paths
 from stages.lib.evaluation import from_predictions, one_example
 from stages.lib.intervals import percentile_interval
+from stages.lib.markdown import table as markdown_table
 from stages.lib.paired import BOOTSTRAP_RESAMPLES, judge_change, paired_changes
+from stages.lib.task import Task
 
 # Fields DVC adds to plot data; they name the revision, not the data.
 _PLOT_BOOKKEEPING = {"rev"}
@@ -33,13 +35,9 @@ def fmt(value) -> str:
     return str(value)
 
 
-def _cell(value) -> str:
-    return fmt(value).replace("|", "\\|").replace("\n", " ")
-
-
 def table(header: list, rows: list) -> list:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    """The lines of a Markdown table, each value as fmt shows it."""
+    return markdown_table(header, [[fmt(v) for v in row] for row in rows]).split("\n")
 
 
 def _file_order(file: str) -> tuple:
@@ -90,7 +88,7 @@ def same_examples(base, head) -> bool:
             and np.array_equal(base["actual"].to_numpy(), head["actual"].to_numpy()))
 
 
-def judge_metrics(task: dict, base: dict, head: dict, seed: int = 0) -> dict:
+def judge_metrics(task: Task, base: dict, head: dict, seed: int = 0) -> dict:
     """A verdict on every headline metric, from each revision's {"evaluate": evaluate.json or None,
     "predictions": reports/predictions.csv as a frame or None}.
 
@@ -215,7 +213,7 @@ def render_plot(plot_id: str, entries: list, revisions: tuple, folder: Path) -> 
                 cells.append(f"![{plot_id} at {rev}](plots/{name})")
             else:
                 cells.append(f"(no {plot_id} at {rev})")
-        return ["| " + " | ".join(revisions) + " |", "|---|---|", "| " + " | ".join(cells) + " |"]
+        return markdown_table(revisions, [cells]).split("\n")
     lines = []
     for index, entry in enumerate(entries):
         name = f"{slug(plot_id)}{f'_{index}' if index else ''}.png"

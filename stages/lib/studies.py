@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import issparse
 
+from stages.lib import markdown
 from stages.lib.errors import PipelineError
 from stages.lib.models import best_epoch
+from stages.lib.task import Task
 
 
 # Chapter 5 reads everything off the validation loss curve, early stopping included.
@@ -194,13 +196,13 @@ def verdict_word(verdict: dict) -> str:
     return {True: "held", False: "did not hold", None: "not applicable"}[verdict["held"]]
 
 
-def as_targets(task: dict, y: np.ndarray) -> np.ndarray:
+def as_targets(task: Task, y: np.ndarray) -> np.ndarray:
     """Labels shaped like the model's output: a sigmoid's (n, 1) column for a binary task. Keras'
     cross-entropy metric, unlike the loss, refuses labels of shape (n,) against it."""
-    return y.reshape(-1, 1) if task["output_units"] == 1 else y
+    return y.reshape(-1, 1) if task.output_units == 1 else y
 
 
-def run_study(study: Study, task: dict, train, validation, settings, seed: int) -> tuple:
+def run_study(study: Study, task: Task, train, validation, settings, seed: int) -> tuple:
     """Train every variant; returns (histories by variant, verdict dict).
 
     A study whose variants change the features cannot run on sparse text features (doubling
@@ -210,7 +212,7 @@ def run_study(study: Study, task: dict, train, validation, settings, seed: int) 
     from stages.lib.baselines import chance_level
     from stages.lib.models import fit_mlp
 
-    if task["problem_type"] == "regression":
+    if task.is_regression:
         return {}, {"claim": study.claim, "held": None,
                     "not_applicable": "the chapter 5 claims are about classifiers (accuracy, chance level)"}
     if issparse(train[0]) and any(v.changes_features for v in study.variants):
@@ -238,13 +240,13 @@ def summary_markdown(dataset: str, verdicts: dict) -> str:
     """A table: study, the book's claim, the numbers measured, and whether the claim held."""
     lines = [f"# Chapter 5 studies on `{dataset}`", "",
              "Each row is a claim of Deep Learning with Python, ch. 5, tested by training its variants on this "
-             "task's training split and watching the validation split. Regenerate with `dvc repro studies`.", "",
-             "| study | claim | measured | verdict |", "|---|---|---|---|"]
+             "task's training split and watching the validation split. Regenerate with `dvc repro studies`.", ""]
+    rows = []
     for name, verdict in verdicts.items():
         measured = ", ".join(f"{k} {_format(v)}" for k, v in verdict.items() if k not in ("claim", "held"))
         word = verdict_word(verdict)
-        lines.append(f"| {name} | {verdict['claim']} | {measured} | {word if verdict['held'] else f'**{word}**'} |")
-    return "\n".join(lines) + "\n"
+        rows.append([name, verdict["claim"], measured, word if verdict["held"] else f"**{word}**"])
+    return "\n".join([*lines, markdown.table(["study", "claim", "measured", "verdict"], rows)]) + "\n"
 
 
 def _format(value) -> str:
