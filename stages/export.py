@@ -11,10 +11,11 @@ import numpy as np
 from stages.lib import paths
 from stages.lib.artifacts import read_features, read_raw, take
 from stages.lib.environment import record
-from stages.lib.errors import run_stage
-from stages.lib.export import check_parity, inference_model, output_gaps, output_scale, raw_batch, write_export
-from stages.lib.features import make_preprocessor
+from stages.lib.errors import PipelineError, run_stage
+from stages.lib.export import (check_parity, inference_model, load_preprocessing, output_gaps, output_scale, raw_batch,
+                               write_export)
 from stages.lib.io import atomic_dir, read_json, write_json
+from stages.lib.kinds import kind_of
 from stages.lib.models import load_model
 from stages.lib.params import load_params
 from stages.lib.task import read_task
@@ -28,11 +29,14 @@ def main() -> None:
     params = load_params()
     task, manifest, split = read_task(), read_json(paths.RAW_MANIFEST), read_json(paths.SPLIT)
     x, _ = read_raw()
-    # Fitted exactly as vectorize fitted the final model's features: on all development rows.
-    preprocessor = make_preprocessor(manifest, params.vectorize, params.collect.imdb)
-    preprocessor.fit(take(x, split["development"]))
+    # The preprocessing vectorize fitted on all development rows, as the Keras layers it saved.
+    statistics = read_json(paths.PREPROCESSING)
+    reason = kind_of(manifest).unservable(statistics)
+    if reason:
+        raise PipelineError(reason)
+    preprocessing = load_preprocessing(paths.PREPROCESSING_MODEL, manifest)
     trained = load_model(f"{paths.REGULARIZED_DIR}/model.keras")
-    model, signature = inference_model(preprocessor, trained, manifest, task)
+    model, signature = inference_model(preprocessing, trained, statistics, manifest, task)
     signature["model_name"] = params.export.model_name
     expected = trained.predict(read_features("test")[0], verbose=0)
     test_inputs = raw_batch(take(x, split["test"]), signature["input"])

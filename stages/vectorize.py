@@ -1,9 +1,12 @@
 """vectorize: float32 features for every fold and for the final model, each fitted on its training data only."""
+from pathlib import Path
+
 from stages.lib import paths
 from stages.lib.artifacts import read_raw, take, write_features
 from stages.lib.errors import run_stage
-from stages.lib.features import make_preprocessor
-from stages.lib.io import atomic_dir, read_json, write_json
+from stages.lib.export import preprocessing_model
+from stages.lib.io import atomic_dir, read_json, save_keras_model, write_json
+from stages.lib.kinds import kind_of
 from stages.lib.params import load_params
 from stages.lib.splitting import check_split_file
 
@@ -19,13 +22,18 @@ def main() -> None:
     jobs = [(f"folds/{number}", fold["train"], {"train": fold["train"], "validation": fold["validation"]})
             for number, fold in enumerate(split["folds"])]
     jobs.append((".", split["development"], {"development": split["development"], "test": split["test"]}))
+    kind = kind_of(raw)
     with atomic_dir(paths.FEATURES_DIR) as tmp:
         for folder, fit_on, parts in jobs:
-            preprocessor = make_preprocessor(raw, params.vectorize, params.collect.imdb).fit(take(x, fit_on))
+            preprocessor = kind.preprocessor(raw, params.vectorize, params.collect.imdb).fit(take(x, fit_on))
             for name, indices in parts.items():
                 features = preprocessor.transform(take(x, indices))
                 write_features(tmp / folder / f"{name}.npz", features, y[indices])
             write_json(tmp / folder / "preprocessing.json", preprocessor.statistics())
+        # The final model's preprocessing as Keras layers, built from the statistics just fitted: export
+        # serves it as it is (a KNN-imputed table cannot be served, and export says so).
+        if not kind.unservable(preprocessor.statistics()):
+            save_keras_model(preprocessing_model(preprocessor, raw), tmp / Path(paths.PREPROCESSING_MODEL).name)
     print(f"vectorize: {features.shape[1]} float32 features ({raw['kind']}) for {len(split['folds'])} fold(s) "
           f"and the final model, each fitted on its training data only")
 

@@ -122,13 +122,14 @@ THREE_CLASSES = classification_task(3)
 def export_tiny_model(folder: Path, preprocessor, x, y, manifest: dict, task: Task, sparse: bool = False):
     """Fit the preprocessor, train a tiny model on its features and export both into `folder` as the
     export stage does; returns (signature, raw batch of x, the trained model's outputs on it, gaps)."""
-    from stages.lib.export import inference_model, output_gaps, raw_batch, write_export
+    from stages.lib.export import inference_model, output_gaps, preprocessing_model, raw_batch, write_export
     from stages.lib.models import build_model
 
     features = preprocessor.fit(x).transform(x)
     trained = build_model(features.shape[1], task, [8], "rmsprop", 0.01, sparse=sparse)
     trained.fit(features, y, epochs=2, batch_size=16, verbose=0)
-    model, signature = inference_model(preprocessor, trained, manifest, task)
+    model, signature = inference_model(preprocessing_model(preprocessor, manifest), trained, preprocessor.statistics(),
+                                       manifest, task)
     signature["model_name"] = "digits"
     write_export(folder, model, signature)
     inputs = raw_batch(x, signature["input"])
@@ -139,7 +140,7 @@ def export_tiny_model(folder: Path, preprocessor, x, y, manifest: dict, task: Ta
 @pytest.fixture(scope="module")
 def image_export(tmp_path_factory):
     """A tiny model on digits-like images, exported with its preprocessing (once per module: it takes seconds)."""
-    from stages.lib.features import ImageFeatures
+    from stages.lib.kinds.images import ImageFeatures
 
     folder = tmp_path_factory.mktemp("export")
     rng = np.random.default_rng(0)

@@ -5,8 +5,11 @@ import pandas as pd
 import pytest
 
 from stages.lib.errors import PipelineError
-from stages.lib.export import inference_model, raw_batch
-from stages.lib.features import ImageFeatures, MultiHotSequences, TableFeatures, TextFeatures
+from stages.lib.export import preprocessing_model, raw_batch
+from stages.lib.kinds.images import ImageFeatures
+from stages.lib.kinds.sequences import MultiHotSequences
+from stages.lib.kinds.table import TableFeatures
+from stages.lib.kinds.text import TextFeatures
 from stages.lib.sequences import Sequences
 from tests.conftest import THREE_CLASSES, export_tiny_model
 
@@ -81,4 +84,4 @@ def test_a_table_with_knn_imputation_is_refused_with_the_fix():
     preprocessor = TableFeatures(["mean radius", "age"], ["city"], "standard", "knn", 3).fit(table(30, 5))
     with pytest.raises(PipelineError, match="vectorize.imputation: knn is not supported.*set vectorize.imputation: "
                                             "median"):
-        inference_model(preprocessor, None, {"kind": "table"}, THREE_CLASSES)
+        preprocessing_model(preprocessor, {"kind": "table"})

@@ -39,8 +39,9 @@ def regression_project(project, scaler_error: float):
 
     from stages.lib import paths
     from stages.lib.artifacts import write_features
-    from stages.lib.features import ImageFeatures
-    from stages.lib.io import write_json
+    from stages.lib.export import preprocessing_model
+    from stages.lib.io import read_json, save_keras_model, write_json
+    from stages.lib.kinds.images import ImageFeatures
     from stages.lib.models import build_model
     from stages.lib.task import define_task
     from tests.conftest import holdout_split, write_raw
@@ -54,6 +55,8 @@ def regression_project(project, scaler_error: float):
     task = define_task("digits", "regression", None, 3.0)
     write_json(paths.TASK, task.to_dict())
     features = ImageFeatures("standard").fit(x[split["development"]])
+    write_json(paths.PREPROCESSING, features.statistics())  # as vectorize writes them
+    save_keras_model(preprocessing_model(features, read_json(paths.RAW_MANIFEST)), paths.PREPROCESSING_MODEL)
     write_features(paths.features_file("test"), features.transform(x[split["test"]]) / (1 + scaler_error),
                    y[split["test"]])
     keras.utils.set_random_seed(0)
@@ -95,8 +98,8 @@ SEED_TRAIN_SAVE_EXPORT = textwrap.dedent("""
     import sys
     from pathlib import Path
     import numpy as np
-    from stages.lib.export import inference_model, write_export
-    from stages.lib.features import ImageFeatures
+    from stages.lib.export import inference_model, preprocessing_model, write_export
+    from stages.lib.kinds.images import ImageFeatures
     from stages.lib.io import save_keras_model
     from stages.lib.models import build_model, seed_everything
     from tests.conftest import THREE_CLASSES
@@ -109,8 +112,9 @@ SEED_TRAIN_SAVE_EXPORT = textwrap.dedent("""
     trained = build_model(64, THREE_CLASSES, [8, 4], "rmsprop", 0.01, dropout=0.2)
     trained.fit(preprocessor.transform(x), y, epochs=2, batch_size=16, verbose=0)
     save_keras_model(trained, folder / "trained.keras")
-    model, signature = inference_model(preprocessor, trained, {"kind": "images", "example_shape": [8, 8]},
-                                       THREE_CLASSES)
+    manifest = {"kind": "images", "example_shape": [8, 8]}
+    model, signature = inference_model(preprocessing_model(preprocessor, manifest), trained,
+                                       preprocessor.statistics(), manifest, THREE_CLASSES)
     write_export(folder, model, signature)
 """)
 

@@ -11,7 +11,10 @@ from stages.lib.artifacts import read_features
 from stages.lib.baselines import baseline_output, best_baseline, chance_level, fit_baseline, strategies_for
 from stages.lib.errors import PipelineError
 from stages.lib.evaluation import task_scores
-from stages.lib.features import ImageFeatures, TableFeatures, TextFeatures, flatten
+from stages.lib.features import flatten
+from stages.lib.kinds.images import ImageFeatures
+from stages.lib.kinds.table import TableFeatures
+from stages.lib.kinds.text import TextFeatures
 from stages.lib.io import read_json, write_json
 from stages.lib.task import define_task
 from tests.conftest import digits_like, holdout_split, write_raw
@@ -160,8 +163,7 @@ def test_the_keras_table_layer_matches_vectorize_on_messy_columns():
     country codes such as "NA" and an unseen category: the exported layer computes vectorize's features."""
     import keras
 
-    from stages.lib.export import inference_model, raw_batch
-    from stages.lib.table_layer import TablePreprocessing  # noqa: F401 (registers the layer)
+    from stages.lib.export import inference_model, preprocessing_model, raw_batch
 
     rng = np.random.default_rng(0)
     n = 40
@@ -178,6 +180,8 @@ def test_the_keras_table_layer_matches_vectorize_on_messy_columns():
     expected = preprocessor.transform(serving)
     assert np.isfinite(expected).all() and expected.shape == (40, 4 + 2 + 3 + 3)
     task = dataclasses.replace(define_task("x", "regression", None, 3.0), output_units=expected.shape[1])
-    model, signature = inference_model(preprocessor, keras.layers.Identity(), {"kind": "table"}, task)
+    manifest = {"kind": "table"}
+    model, signature = inference_model(preprocessing_model(preprocessor, manifest), keras.layers.Identity(),
+                                       preprocessor.statistics(), manifest, task)
     actual = model.predict(raw_batch(serving, signature["input"]), verbose=0)
     np.testing.assert_allclose(actual, expected, atol=1e-5)

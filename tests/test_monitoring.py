@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from stages.lib import paths
-from stages.lib.features import ImageFeatures
+from stages.lib.kinds.images import ImageFeatures
 from stages.lib.io import write_json
 from stages.lib.monitoring import as_raw, linf_distance, measure_drift
 from stages.lib.sequences import Sequences

@@ -316,7 +316,7 @@ def test_exclude_lists_columns_or_keeps_them_all(project, default_params):
 
 
 def test_a_constant_column_kept_with_exclude_none_vectorizes_harmlessly():
-    from stages.lib.features import TableFeatures
+    from stages.lib.kinds.table import TableFeatures
 
     x = pd.DataFrame({"plan": pd.array(["basic"] * 6, dtype="string"), "size": [1.0, 1.0, 1.0, 2.0, 3.0, 4.0],
                       "flat": [5.0] * 6})

@@ -10,13 +10,13 @@ from stages import validate
 from stages.lib import paths
 from stages.lib.errors import PipelineError
 from stages.lib.io import row_hashes, write_json
+from stages.lib.kinds.images import feature_summary
 from stages.lib.params import SplitParams, ValidateParams
 from stages.lib.sequences import Sequences
 from stages.lib.splitting import make_split
 from stages.lib.validation import (
     build_checks,
     class_proportions,
-    feature_summary,
     out_of_range,
     split_overlaps,
     time_index_columns,
@@ -355,7 +355,7 @@ def test_every_expectation_says_which_params_key_relaxes_it(default_params):
 
 def test_a_divergence_from_a_few_values_is_noise_not_drift():
     """Thirty filled values of one distribution on each side: the histograms differ, the samples do not."""
-    from stages.lib.validation import drift
+    from stages.lib.drift import split_drift as drift
 
     rng = np.random.default_rng(3)
     values = np.full((400, 1), np.nan)

@@ -9,56 +9,38 @@ with the labels, keeps the model's own errors out of the drift.
 """
 import numpy as np
 
-from stages.lib.sequences import Sequences
-from stages.lib.validation import js_divergence, numeric_features
+from stages.lib.drift import js_divergence, linf_distance
+from stages.lib.kinds import kind_named
+from stages.lib.task import Task
 
 
-def linf_distance(reference: np.ndarray, current: np.ndarray) -> float:
-    """The largest difference between two samples' category proportions (0..1)."""
-    categories = np.union1d(reference, current)
-    p = np.array([np.mean(reference == c) for c in categories])
-    q = np.array([np.mean(current == c) for c in categories])
-    return float(np.max(np.abs(p - q))) if len(categories) else 0.0
-
-
-def as_raw(kind: str, batch, spec: dict):
-    """A served batch back in the form collect writes: Sequences for padded token ids, a frame for tables."""
-    from stages.lib.export import PAD_TOKEN, table_frame
-
-    if kind == "sequences":
-        return Sequences.from_lists([row[row != PAD_TOKEN] for row in batch])
-    if kind == "table":
-        return table_frame(batch, spec)
-    return batch
-
-
-def _categories(frame, column: str) -> np.ndarray:
-    from stages.lib.features import MISSING_CATEGORY
-
-    values = frame[column].astype(object)
-    return values.where(values.notna(), MISSING_CATEGORY).astype(str).to_numpy()
-
-
-def predicted_labels(task: dict, outputs: np.ndarray) -> np.ndarray:
+def predicted_labels(task: Task, outputs: np.ndarray) -> np.ndarray:
     """Predicted values (regression) or class indices, as collect encodes the targets."""
     from stages.lib.evaluation import predict_classes
 
-    return outputs[:, 0] if task["problem_type"] == "regression" else predict_classes(outputs)
+    return outputs[:, 0] if task.is_regression else predict_classes(outputs)
+
+
+def as_raw(kind: str, batch, spec: dict):
+    """A served batch back in the form collect writes (Sequences for padded token ids, a frame for tables)."""
+    return kind_named(kind).as_raw(batch, spec)
 
 
 def measure_drift(kind: str, reference_x, new_x, reference_predicted: np.ndarray, predicted: np.ndarray,
-                  task: dict, max_js: float, max_linf: float, columns: dict = None) -> dict:
+                  task: Task, max_js: float, max_linf: float, columns: dict = None) -> dict:
     """One row per feature (measure, value, threshold, drifted), most drifted first, and the drifted names.
 
     `new_x` is in collect's form (see as_raw); `columns` are a table's column roles."""
-    names, reference = numeric_features(kind, reference_x, columns)
-    _, current = numeric_features(kind, new_x, columns)
+    kind = kind_named(kind)
+    names, reference = kind.drift_features(reference_x, columns)
+    _, current = kind.drift_features(new_x, columns)
     rows = [{"feature": name, "measure": "jensen_shannon", "value": js_divergence(reference[:, i], current[:, i]),
              "threshold": max_js} for i, name in enumerate(names)]
-    for column in (columns or {}).get("categorical", []):
+    current_categories = kind.drift_categories(new_x, columns)
+    for column, values in kind.drift_categories(reference_x, columns).items():
         rows.append({"feature": column, "measure": "l_infinity", "threshold": max_linf,
-                     "value": linf_distance(_categories(reference_x, column), _categories(new_x, column))})
-    if task["problem_type"] == "regression":
+                     "value": linf_distance(values, current_categories[column])})
+    if task.is_regression:
         rows.append({"feature": "prediction", "measure": "jensen_shannon",
                      "value": js_divergence(reference_predicted.astype(np.float64), predicted.astype(np.float64)),
                      "threshold": max_js})

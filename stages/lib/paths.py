@@ -13,6 +13,7 @@ DATA_DOCS = "reports/data_docs"
 FEATURES_DIR = "data/features"
 FOLD_FEATURES_DIR = "data/features/folds"
 PREPROCESSING = "data/features/preprocessing.json"  # fitted on all development data
+PREPROCESSING_MODEL = "data/features/preprocessing.keras"  # the same, as Keras layers (what export serves)
 BASELINE_METRICS = "reports/metrics/baseline.json"
 OVERFIT_MODEL = "models/overfit/model.keras"
 OVERFIT_METRICS = "reports/metrics/overfit.json"

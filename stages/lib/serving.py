@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from stages.lib.errors import PipelineError
-from stages.lib.export import pad
-from stages.lib.features import MISSING_CATEGORY
+from stages.lib.kinds import kind_of_input
 
 VERSION = "1"
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 SERVER_FAULT = "internal server error; the server's log has the details"
 
 
@@ -32,94 +31,18 @@ class BadRequest(Exception):
         self.status = status
 
 
-def _show(value, limit: int = 60) -> str:
+def show(value, limit: int = 60) -> str:
     """A client's value in a message, cut short: it may be megabytes long."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _utf8(text: str, where: str) -> str:
+def check_utf8(text: str, where: str) -> str:
     try:
         text.encode("utf-8")  # JSON's "\ud800" escapes give lone surrogates, which no model input can hold
     except UnicodeEncodeError:
         raise BadRequest(f"{where} holds a lone surrogate (\\ud800-\\udfff): send valid Unicode") from None
     return text
-
-
-def _numbers(instances: list, shape: list) -> np.ndarray:
-    """Images: every instance a nested list of finite numbers of exactly `shape`."""
-    for index, instance in enumerate(instances):
-        try:
-            array = np.asarray(instance, dtype=object)
-        except ValueError:
-            array = np.empty(0)
-        if array.shape != tuple(shape):
-            raise BadRequest(f"instance {index} has shape {list(array.shape)}, the model takes {shape}")
-        values = array.ravel()
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-            raise BadRequest(f"instance {index} holds a value that is not a number: send numbers only")
-        if not all(abs(v) <= _FLOAT32_MAX for v in values):  # also false for NaN
-            raise BadRequest(f"instance {index} holds NaN, infinity or a number beyond float32: send finite numbers")
-    return np.asarray(instances, dtype=np.float32)
-
-
-def _tokens(instances: list, max_token: int) -> np.ndarray:
-    """Token sequences: every instance a non-empty list of integer ids from 1 to max_token."""
-    for index, instance in enumerate(instances):
-        if not isinstance(instance, list) or not instance:
-            raise BadRequest(f"instance {index} is not a non-empty list of token ids")
-        if not all(isinstance(t, int) and not isinstance(t, bool) for t in instance):
-            raise BadRequest(f"instance {index} holds a token id that is not an integer")
-        if not all(1 <= t <= max_token for t in instance):
-            raise BadRequest(f"instance {index} holds a token id outside 1..{max_token}")
-    return pad(instances)
-
-
-def _texts(instances: list) -> np.ndarray:
-    for index, instance in enumerate(instances):
-        if not isinstance(instance, str):
-            raise BadRequest(f"instance {index} is not a string: send one text per instance")
-        _utf8(instance, f"instance {index}")
-    return np.asarray(instances, dtype=object)
-
-
-def _column_value(value, dtype: str, where: str):
-    if dtype == "float32":
-        if value is None or (isinstance(value, float) and value != value):  # null or NaN: missing
-            return np.nan
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) <= _FLOAT32_MAX:
-            raise BadRequest(f"{where}: {_show(value)} is not a number within float32 "
-                             "(send a number, or null when missing)")
-        return value
-    if value is None:
-        return MISSING_CATEGORY
-    if isinstance(value, bool):  # collect turns a column of booleans into the categories "true" and "false"
-        return "true" if value else "false"
-    if not isinstance(value, (str, int, float)):
-        raise BadRequest(f"{where}: {_show(value)} is not a category (send a string, or null when missing)")
-    return _utf8(value, where) if isinstance(value, str) else str(value)
-
-
-def _columns(instances: list, columns: list, ignored: list = ()) -> dict:
-    """Tables: every instance a JSON object with a value (or null) for every column; the columns collect
-    left out of the features (ids, names, the time column) may be present and are not read."""
-    known = {c["column"] for c in columns} | set(ignored)
-    values = {c["input"]: [] for c in columns}
-    for index, instance in enumerate(instances):
-        if not isinstance(instance, dict):
-            raise BadRequest(f"instance {index} is not a JSON object of column: value")
-        missing = [c["column"] for c in columns if c["column"] not in instance]
-        if missing:
-            raise BadRequest(f"instance {index} lacks column(s) {_show(missing[:5], 200)}: "
-                             "send null for a missing value")
-        unknown = sorted(set(instance) - known)
-        if unknown:
-            raise BadRequest(f"instance {index} has unknown column(s) {_show(unknown[:5], 200)}")
-        for c in columns:
-            values[c["input"]].append(_column_value(instance[c["column"]], c["dtype"],
-                                                    f"instance {index}, column {c['column']!r}"))
-    return {c["input"]: np.asarray(values[c["input"]], dtype=np.float32 if c["dtype"] == "float32" else object)
-            for c in columns}
 
 
 def parse_request(body: bytes, signature: dict, max_batch: int):
@@ -142,13 +65,7 @@ def parse_request(body: bytes, signature: dict, max_batch: int):
     if len(instances) > max_batch:
         raise BadRequest(f"{len(instances)} instances in one request; at most {max_batch}: split the batch", 413)
     spec = signature["input"]
-    if spec["name"] == "tokens":
-        return _tokens(instances, spec["max_token"])
-    if spec["name"] == "text":
-        return _texts(instances)
-    if spec["name"] == "columns":
-        return _columns(instances, spec["columns"], spec.get("ignored", []))
-    return _numbers(instances, spec["shape"])
+    return kind_of_input(spec).parse(instances, spec)
 
 
 def check_predictions(outputs: np.ndarray) -> None:
@@ -233,7 +150,7 @@ def build_app(signature: dict, model, model_name: str, max_batch: int, max_body_
 
     def check_name(name: str, close: bool = False):
         if name != model_name:
-            return error(f"Servable not found for request: Latest({_show(name)})", 404, close)
+            return error(f"Servable not found for request: Latest({show(name)})", 404, close)
         return None
 
     @app.get("/v1/models/{name}")
@@ -252,7 +169,7 @@ def build_app(signature: dict, model, model_name: str, max_batch: int, max_body_
             return missing
         content_type = request.headers.get("content-type")
         if not is_json(content_type):
-            return error(f"Content-Type {_show(content_type)}: send the body as JSON with "
+            return error(f"Content-Type {show(content_type)}: send the body as JSON with "
                          "Content-Type: application/json", 415, close=True)
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_body_bytes:

@@ -133,3 +133,9 @@ def check_split_file(split: dict, n_examples: int) -> None:
             raise PipelineError(f"split '{where}' is empty: lower the fractions or the fold count in params.yaml split")
         if indices.min() < 0 or indices.max() >= n_examples:
             raise PipelineError(f"split '{where}' has indices outside 0..{n_examples - 1}: rebuild it with `dvc repro split`")
+
+
+def training_and_compared(split: dict) -> list:
+    """(fold, split name, training indices, compared indices): each fold's validation, and test against development."""
+    pairs = [(str(k), "validation", np.asarray(f["train"]), np.asarray(f["validation"])) for k, f in enumerate(split["folds"])]
+    return pairs + [("final", "test", np.asarray(split["development"]), np.asarray(split["test"]))]

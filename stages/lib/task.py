@@ -65,10 +65,6 @@ class Task:
             raise PipelineError(f"{source} {' and '.join(problems)}: rebuild it with `dvc repro define_task`")
         return cls(**{**data, "classes": tuple(data["classes"]), "secondary_metrics": tuple(data["secondary_metrics"])})
 
-    def __getitem__(self, key: str):
-        # transitional: removed once the data-kind modules read attributes (stages/lib/export.py, monitoring.py)
-        return getattr(self, key)
-
 
 def read_task(path=paths.TASK) -> Task:
     """reports/task.json (or the task.json at `path`) as a Task."""

@@ -5,16 +5,16 @@ rather than on one column per pixel, which keeps validation fast at MNIST scale.
 """
 import os
 import re
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import pandas as pd
 
-from stages.lib.splitting import split_members
+from stages.lib.drift import split_drift
+from stages.lib.kinds import kind_of
+from stages.lib.splitting import split_members, training_and_compared
 from stages.lib.web_assets import make_data_docs_offline
 
 
@@ -68,35 +68,6 @@ HINTS = {
 }
 
 
-def feature_summary(x: np.ndarray) -> pd.DataFrame:
-    """One row per feature: its dtype kind, min, max and count of missing values."""
-    flat = x.reshape(len(x), -1)
-    values = flat.astype(np.float64) if np.issubdtype(flat.dtype, np.number) else np.full(flat.shape, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing feature has no min or max
-        low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
-    return pd.DataFrame({
-        "feature": [f"f{i}" for i in range(flat.shape[1])],
-        "kind": flat.dtype.kind,
-        "min": low,
-        "max": high,
-        "missing": np.isnan(values).sum(axis=0),
-    })
-
-
-def sequence_summary(x) -> pd.DataFrame:
-    """One row per example of token ids: its length and smallest and largest id."""
-    lengths = x.lengths
-    nonempty = lengths > 0
-    starts = x.offsets[:-1][nonempty]
-    low = np.full(len(x), np.nan)
-    high = np.full(len(x), np.nan)
-    low[nonempty] = np.minimum.reduceat(x.tokens, starts)
-    high[nonempty] = np.maximum.reduceat(x.tokens, starts)
-    return pd.DataFrame({"example": np.arange(len(x)), "kind": x.tokens.dtype.kind, "length": lengths,
-                         "min": low, "max": high})
-
-
 def class_proportions(y: np.ndarray, split: dict, classes) -> pd.DataFrame:
     """Each split's count and proportion of every class next to the whole's, and their gap."""
     overall = pd.Series(y).value_counts(normalize=True).reindex(classes, fill_value=0.0)
@@ -129,93 +100,11 @@ def split_overlaps(hashes: np.ndarray, split: dict) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def table_summary(x: pd.DataFrame, columns: dict) -> pd.DataFrame:
-    """One row per table column: its role, dtype kind and share of missing values."""
-    names = columns["numeric"] + columns["categorical"]
-    return pd.DataFrame({
-        "column": names,
-        "role": ["numeric"] * len(columns["numeric"]) + ["categorical"] * len(columns["categorical"]),
-        "kind": [x[name].dtype.kind for name in names],
-        "missing": [int(x[name].isna().sum()) for name in names],
-        "missing_share": [float(x[name].isna().mean()) for name in names],
-    })
-
-
-def text_summary(x: np.ndarray) -> pd.DataFrame:
-    """One row per text: its length in characters after trimming whitespace."""
-    return pd.DataFrame({"example": np.arange(len(x)), "length": [len(str(t).strip()) for t in x]})
-
-
-def js_divergence(reference: np.ndarray, other: np.ndarray, max_bins: int = 10) -> float:
-    """Jensen-Shannon divergence (base 2, 0..1) of two samples' histograms over shared equal-width bins,
-    as TFDV compares numeric features; missing values are left out.
-
-    Up to 10 bins, fewer for small samples (the square-root rule): with 30 rows, ten bins would
-    measure sampling noise more than drift.
-    """
-    from scipy.spatial.distance import jensenshannon
-
-    reference, other = reference[np.isfinite(reference)], other[np.isfinite(other)]
-    if len(reference) == 0 or len(other) == 0:
-        return 0.0
-    bins = int(np.clip(np.sqrt(min(len(reference), len(other))), 2, max_bins))
-    low, high = min(reference.min(), other.min()), max(reference.max(), other.max())
-    if low == high:
-        return 0.0
-    edges = np.linspace(low, high, bins + 1)
-    p, _ = np.histogram(reference, edges)
-    q, _ = np.histogram(other, edges)
-    return float(jensenshannon(p, q, base=2) ** 2)
-
-
-def numeric_features(kind: str, x, columns: Optional[dict]) -> tuple:
-    """(names, float matrix) of the numbers drift is measured on: pixels, numeric table columns,
-    or the length of each sequence or text."""
-    if kind == "images":
-        flat = x.reshape(len(x), -1).astype(np.float64)
-        return [f"f{i}" for i in range(flat.shape[1])], flat
-    if kind == "table":
-        return columns["numeric"], x[columns["numeric"]].to_numpy(dtype=np.float64)
-    lengths = x.lengths if kind == "sequences" else np.array([len(str(t).split()) for t in x])
-    return ["length"], lengths.reshape(-1, 1).astype(np.float64)
-
-
-def _training_and_others(split: dict) -> list:
-    """(fold, split name, training indices, compared indices): each fold's validation, and test against development."""
-    pairs = [(str(k), "validation", np.asarray(f["train"]), np.asarray(f["validation"])) for k, f in enumerate(split["folds"])]
-    return pairs + [("final", "test", np.asarray(split["development"]), np.asarray(split["test"]))]
-
-
-# Drift must also be more than sampling noise: with a few dozen filled values, histograms of the same
-# distribution can sit 0.2 apart in Jensen-Shannon divergence.
-DRIFT_SIGNIFICANCE = 0.01
-
-
-def drift(names: list, values: np.ndarray, split: dict, max_js_divergence: float) -> pd.DataFrame:
-    """One row per fold, compared split and feature: the Jensen-Shannon divergence from its training data and,
-    where that is over max_js_divergence, the two-sample Kolmogorov-Smirnov p-value. A feature drifts when
-    both say so: a large divergence that sampling noise is unlikely to explain."""
-    from scipy.stats import ks_2samp
-
-    rows = []
-    for fold, name, train, other in _training_and_others(split):
-        for column, feature in enumerate(names):
-            reference, compared = values[train, column], values[other, column]
-            divergence = js_divergence(reference, compared)
-            p_value = 1.0
-            if divergence > max_js_divergence:
-                p_value = float(ks_2samp(reference[np.isfinite(reference)], compared[np.isfinite(compared)]).pvalue)
-            rows.append({"fold": fold, "split": name, "feature": feature, "js_divergence": round(divergence, 4),
-                         "ks_p_value": float(f"{p_value:.3g}"),
-                         "drifted": bool(divergence > max_js_divergence and p_value < DRIFT_SIGNIFICANCE)})
-    return pd.DataFrame(rows)
-
-
 def arrow_of_time(time: np.ndarray, split: dict) -> pd.DataFrame:
     """Per fold: the earliest validation (or test) time against the latest training time."""
     time = pd.Series(time)  # datetimes print as 2024-01-31 00:00:00
     rows = []
-    for fold, name, train, other in _training_and_others(split):
+    for fold, name, train, other in training_and_compared(split):
         latest, earliest = time.iloc[train].max(), time.iloc[other].min()
         rows.append({"fold": fold, "split": name, "latest_training": str(latest), "earliest": str(earliest),
                      "after_training": bool(earliest > latest)})
@@ -225,7 +114,7 @@ def arrow_of_time(time: np.ndarray, split: dict) -> pd.DataFrame:
 def out_of_range(names: list, values: np.ndarray, split: dict) -> pd.DataFrame:
     """Per fold, compared split and feature: the share of its values outside the training data's range."""
     rows = []
-    for fold, name, train, other in _training_and_others(split):
+    for fold, name, train, other in training_and_compared(split):
         for column, feature in enumerate(names):
             reference, compared = values[train, column], values[other, column]
             reference, compared = reference[np.isfinite(reference)], compared[np.isfinite(compared)]
@@ -287,38 +176,6 @@ def single_feature_scores(x: pd.DataFrame, y: np.ndarray, columns: dict, split: 
     return pd.DataFrame(rows)
 
 
-def _schema_check(raw: dict, x, value_range: tuple):
-    import great_expectations.expectations as gxe
-
-    kind = raw["kind"]
-    if kind == "table":
-        return Check("schema_and_ranges", table_summary(x, raw["columns"]), [
-            gxe.ExpectColumnValuesToBeBetween(column="missing_share", max_value=0.999999, notes=HINTS["empty_column"]),
-            gxe.ExpectColumnPairValuesToBeInSet(column_A="role", column_B="kind", value_pairs_set=[
-                ("numeric", "f"), ("categorical", "O")], notes=HINTS["role"]),
-        ], ["column"])
-    if kind == "text":
-        return Check("schema_and_ranges", text_summary(x), [
-            gxe.ExpectColumnValuesToBeBetween(column="length", min_value=1, notes=HINTS["empty_text"]),
-        ], ["example"])
-    low, high = value_range
-    if kind == "sequences":
-        return Check("schema_and_ranges", sequence_summary(x), [
-            gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["i", "u"], notes=HINTS["sequences"]),
-            gxe.ExpectColumnValuesToBeBetween(column="length", min_value=1, notes=HINTS["sequences"]),
-            gxe.ExpectColumnValuesToBeBetween(column="min", min_value=low, notes=HINTS["token_range"]),
-            gxe.ExpectColumnValuesToBeBetween(column="max", max_value=high, notes=HINTS["token_range"]),
-        ], ["example"])
-    notes = HINTS["images"]
-    return Check("schema_and_ranges", feature_summary(x), [
-        gxe.ExpectTableRowCountToEqual(value=int(np.prod(raw["example_shape"])), notes=notes),
-        gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["f", "i", "u"], notes=notes),
-        gxe.ExpectColumnValuesToBeInSet(column="missing", value_set=[0], notes=notes),
-        gxe.ExpectColumnValuesToBeBetween(column="min", min_value=low, notes=notes),
-        gxe.ExpectColumnValuesToBeBetween(column="max", max_value=high, notes=notes),
-    ], ["feature"])
-
-
 def _enforced(enforce: bool, hint: str) -> dict:
     """An expectation's severity and notes: a reported-only one fails as a GX warning, which validate lets pass."""
     if enforce:
@@ -358,8 +215,9 @@ def build_checks(raw: dict, x, y, split, hashes, settings, value_range: tuple, c
     failing (validate.drift: auto), and counters of time and values beyond the training range are checked."""
     import great_expectations.expectations as gxe
 
+    kind = kind_of(raw)
     targets = pd.DataFrame({"example": np.arange(len(y)), "target": y})
-    checks = [_schema_check(raw, x, value_range)]
+    checks = [kind.schema_check(raw, x, value_range)]
     if raw["problem"] == "classification":
         labels = HINTS["labels"]
         checks += [
@@ -381,19 +239,14 @@ def build_checks(raw: dict, x, y, split, hashes, settings, value_range: tuple, c
     checks.append(Check("leakage", split_overlaps(hashes, split), [
         gxe.ExpectColumnValuesToBeBetween(column="n_splits", max_value=1, notes=HINTS["leakage"]),
     ], ["fold", "hash", "splits"]))
-    names, values = numeric_features(raw["kind"], x, raw.get("columns"))
+    names, values = kind.drift_features(x, raw.get("columns"))
     time_ordered = is_time_ordered(raw, split)
     if raw.get("time_column"):
         checks += _time_checks(raw, x, split, names, values, settings)
-    if raw["kind"] == "table":
-        scores = single_feature_scores(x, y, raw["columns"], split, raw["problem"], seed)
-        checks.append(Check("target_leakage", scores, [
-            gxe.ExpectColumnValuesToBeBetween(column="single_feature_score", notes=HINTS["target_leakage"],
-                                              max_value=settings.max_single_feature_score),
-        ], ["feature"]))
+    checks += kind.extra_checks(raw, x, y, split, settings, seed)
     if names:
         enforce = settings.drift == "fail" or (settings.drift == "auto" and not time_ordered)
-        checks.append(Check("drift", drift(names, values, split, settings.max_js_divergence), [
+        checks.append(Check("drift", split_drift(names, values, split, settings.max_js_divergence), [
             gxe.ExpectColumnValuesToBeInSet(column="drifted", value_set=[False], **_enforced(enforce, "drift")),
         ], ["fold", "split", "feature", "js_divergence", "ks_p_value"]))
     return checks

@@ -1,0 +1,28 @@
+"""The data kinds, one module each behind one interface (stages/lib/kinds/base.py). The rest of the code
+asks this registry for a kind instead of switching on its name; a new kind is one module and one line here.
+"""
+from stages.lib.errors import PipelineError
+from stages.lib.kinds import images, sequences, table, text
+
+KINDS = {kind.name: kind for kind in (images.KIND, sequences.KIND, table.KIND, text.KIND)}
+
+
+def kind_named(name: str):
+    """The kind called `name` (a manifest's "kind")."""
+    if name not in KINDS:
+        raise PipelineError(f"data of kind {name!r} is not supported (known: {sorted(KINDS)}): "
+                            "rebuild the raw data with `dvc repro collect`")
+    return KINDS[name]
+
+
+def kind_of(raw: dict):
+    """The kind of the raw data that collect's manifest `raw` describes."""
+    return kind_named(raw["kind"])
+
+
+def kind_of_input(spec: dict):
+    """The kind whose exported model takes the input signature.json describes as `spec`."""
+    for kind in KINDS.values():
+        if kind.input == spec["name"]:
+            return kind
+    raise PipelineError(f"no data kind takes the input {spec['name']!r}: re-export the model with `dvc repro export`")

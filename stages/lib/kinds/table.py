@@ -1,0 +1,235 @@
+"""Tables: a frame of numeric and categorical columns (the user's CSV or parquet file)."""
+import re
+
+import numpy as np
+import pandas as pd
+
+from stages.lib.features import MISSING_CATEGORY, affine, fill_missing, make_scaler, scaler_statistics
+from stages.lib.kinds.base import Kind
+
+KNN_NOT_SERVABLE = ("export of vectorize.imputation: knn is not supported: KNN imputation needs the training rows "
+                    "at serving time; set vectorize.imputation: median")
+
+
+def table_summary(x: pd.DataFrame, columns: dict) -> pd.DataFrame:
+    """One row per table column: its role, dtype kind and share of missing values."""
+    names = columns["numeric"] + columns["categorical"]
+    return pd.DataFrame({
+        "column": names,
+        "role": ["numeric"] * len(columns["numeric"]) + ["categorical"] * len(columns["categorical"]),
+        "kind": [x[name].dtype.kind for name in names],
+        "missing": [int(x[name].isna().sum()) for name in names],
+        "missing_share": [float(x[name].isna().mean()) for name in names],
+    })
+
+
+def input_names(columns: list) -> list:
+    """SavedModel-safe input names for table columns ("mean radius" -> "mean_radius"), unique."""
+    names = []
+    for column in columns:
+        name = re.sub(r"[^A-Za-z0-9_]", "_", str(column))
+        name = name if re.match(r"[A-Za-z]", name) else f"c_{name}"
+        while name in names:
+            name += "_"
+        names.append(name)
+    return names
+
+
+class TableFeatures:
+    """Chapter 6's recipe for tables, with scikit-learn's transformers.
+
+    Numeric columns: median (or KNN) imputation, then normalization, plus one 0/1 column per
+    numeric column that had gaps in training. Categorical columns: gaps become the category
+    "missing", then one-hot encoding; categories unseen in training encode as all zeros.
+    """
+
+    def __init__(self, numeric: list, categorical: list, normalization: str, imputation: str, knn_neighbors: int):
+        self.numeric, self.categorical = list(numeric), list(categorical)
+        self.normalization, self.imputation, self.knn_neighbors = normalization, imputation, knn_neighbors
+
+    def _frame(self, x: pd.DataFrame) -> pd.DataFrame:
+        frame = x[self.numeric].astype(np.float64)
+        for name in self.categorical:
+            frame[name] = fill_missing(x[name])
+        return frame
+
+    def fit(self, x):
+        from sklearn.compose import ColumnTransformer
+        from sklearn.impute import KNNImputer, MissingIndicator, SimpleImputer
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import OneHotEncoder
+
+        # A column missing in every training row (a mostly empty column in a small fold) is kept and
+        # filled with 0, so that every fold has the same features.
+        imputer = (KNNImputer(n_neighbors=self.knn_neighbors, keep_empty_features=True) if self.imputation == "knn"
+                   else SimpleImputer(strategy="median", keep_empty_features=True))
+        self.transformer = ColumnTransformer([
+            ("numeric", Pipeline([("impute", imputer), ("scale", make_scaler(self.normalization))]), self.numeric),
+            ("missing", MissingIndicator(error_on_new=False), self.numeric),
+            ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), self.categorical),
+        ], verbose_feature_names_out=True)
+        self.transformer.fit(self._frame(x))
+        self.rows = len(x)  # the rows KNN imputation searches at transform time
+        return self
+
+    def transform(self, x):
+        return np.asarray(self.transformer.transform(self._frame(x)), dtype=np.float32)
+
+    def statistics(self) -> dict:
+        numeric = self.transformer.named_transformers_["numeric"]
+        imputer = numeric.named_steps["impute"]
+        statistics = {
+            "kind": "table",
+            "feature_names": list(self.transformer.get_feature_names_out()),
+            "numeric": self.numeric,
+            "categorical": self.categorical,
+            "imputation": self.imputation,
+            "scaler": scaler_statistics(numeric.named_steps["scale"], self.normalization),
+            "missing_indicators": [self.numeric[i] for i in self.transformer.named_transformers_["missing"].features_],
+        }
+        if self.categorical:
+            encoder = self.transformer.named_transformers_["categorical"]
+            statistics["categories"] = {name: list(c) for name, c in zip(self.categorical, encoder.categories_)}
+        if self.imputation == "knn":
+            statistics["knn"] = {"n_neighbors": self.knn_neighbors, "reference_rows": self.rows}
+        else:
+            statistics["medians"] = dict(zip(self.numeric, imputer.statistics_))
+        return statistics
+
+
+def _json_value(value):
+    if isinstance(value, str):
+        return value
+    return None if np.isnan(value) else float(value)
+
+
+def _column_value(value, dtype: str, where: str):
+    from stages.lib.serving import FLOAT32_MAX, BadRequest, check_utf8, show
+
+    if dtype == "float32":
+        if value is None or (isinstance(value, float) and value != value):  # null or NaN: missing
+            return np.nan
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) <= FLOAT32_MAX:
+            raise BadRequest(f"{where}: {show(value)} is not a number within float32 "
+                             "(send a number, or null when missing)")
+        return value
+    if value is None:
+        return MISSING_CATEGORY
+    if isinstance(value, bool):  # collect turns a column of booleans into the categories "true" and "false"
+        return "true" if value else "false"
+    if not isinstance(value, (str, int, float)):
+        raise BadRequest(f"{where}: {show(value)} is not a category (send a string, or null when missing)")
+    return check_utf8(value, where) if isinstance(value, str) else str(value)
+
+
+class Table(Kind):
+    name, input = "table", "columns"
+
+    def schema_check(self, raw, x, value_range):
+        import great_expectations.expectations as gxe
+
+        from stages.lib.validation import HINTS, Check
+
+        return Check("schema_and_ranges", table_summary(x, raw["columns"]), [
+            gxe.ExpectColumnValuesToBeBetween(column="missing_share", max_value=0.999999, notes=HINTS["empty_column"]),
+            gxe.ExpectColumnPairValuesToBeInSet(column_A="role", column_B="kind", value_pairs_set=[
+                ("numeric", "f"), ("categorical", "O")], notes=HINTS["role"]),
+        ], ["column"])
+
+    def extra_checks(self, raw, x, y, split, settings, seed):
+        import great_expectations.expectations as gxe
+
+        from stages.lib.validation import HINTS, Check, single_feature_scores
+
+        scores = single_feature_scores(x, y, raw["columns"], split, raw["problem"], seed)
+        return [Check("target_leakage", scores, [
+            gxe.ExpectColumnValuesToBeBetween(column="single_feature_score", notes=HINTS["target_leakage"],
+                                              max_value=settings.max_single_feature_score),
+        ], ["feature"])]
+
+    def drift_features(self, x, columns):
+        return columns["numeric"], x[columns["numeric"]].to_numpy(dtype=np.float64)
+
+    def drift_categories(self, x, columns):
+        return {column: fill_missing(x[column]).to_numpy() for column in columns["categorical"]}
+
+    def preprocessor(self, raw, vectorize, imdb_encoding):
+        columns = raw["columns"]
+        return TableFeatures(columns["numeric"], columns["categorical"], vectorize.normalization,
+                             vectorize.imputation, vectorize.knn_neighbors)
+
+    def unservable(self, statistics):
+        return KNN_NOT_SERVABLE if statistics["imputation"] != "median" else None
+
+    def layers(self, preprocessor, raw):
+        import keras
+
+        from stages.lib.table_layer import TablePreprocessing
+
+        stats = preprocessor.statistics()
+        numeric, categorical = stats["numeric"], stats["categorical"]
+        names = input_names(numeric + categorical)
+        dtypes = ["float32"] * len(numeric) + ["string"] * len(categorical)
+        inputs = {name: keras.Input(shape=(), dtype=dtype, name=name) for name, dtype in zip(names, dtypes)}
+        scale, offset = affine(stats["scaler"], len(numeric))
+        layer = TablePreprocessing(medians=[float(stats["medians"][c]) for c in numeric], scale=scale, offset=offset,
+                                   indicators=[numeric.index(c) for c in stats["missing_indicators"]],
+                                   categories=[[str(v) for v in stats["categories"][c]] for c in categorical])
+        return inputs, layer([inputs[name] for name in names])
+
+    def custom_layers(self):
+        from stages.lib.table_layer import TablePreprocessing
+
+        return {"TablePreprocessing": TablePreprocessing}
+
+    def input_spec(self, statistics, raw):
+        numeric, categorical = statistics["numeric"], statistics["categorical"]
+        names = input_names(numeric + categorical)
+        dtypes = ["float32"] * len(numeric) + ["string"] * len(categorical)
+        return {"name": self.input, "dtype": "mixed", "shape": [],
+                "columns": [{"column": str(c), "input": n, "dtype": d}
+                            for c, n, d in zip(numeric + categorical, names, dtypes)],
+                "categories": {str(c): [str(v) for v in statistics["categories"][c]] for c in categorical},
+                "description": "one row as a JSON object of column: value; null for a missing value",
+                # Columns of the user's file that the model does not read: a served row may carry them, unread.
+                "ignored": sorted(raw.get("excluded") or {}) + [c for c in [raw.get("time_column")] if c]}
+
+    def raw_batch(self, x, spec):
+        return {c["input"]: (x[c["column"]].to_numpy(dtype=np.float32) if c["dtype"] == "float32" else
+                             fill_missing(x[c["column"]]).to_numpy(dtype=object))
+                for c in spec["columns"]}
+
+    def as_instances(self, batch, spec):
+        n = len(next(iter(batch.values())))
+        return [{c["column"]: _json_value(batch[c["input"]][i]) for c in spec["columns"]} for i in range(n)]
+
+    def parse(self, instances, spec):
+        """Every instance a JSON object with a value (or null) for every column; the columns collect left
+        out of the features (ids, names, the time column) may be present and are not read."""
+        from stages.lib.serving import BadRequest, show
+
+        columns = spec["columns"]
+        known = {c["column"] for c in columns} | set(spec.get("ignored", []))
+        values = {c["input"]: [] for c in columns}
+        for index, instance in enumerate(instances):
+            if not isinstance(instance, dict):
+                raise BadRequest(f"instance {index} is not a JSON object of column: value")
+            missing = [c["column"] for c in columns if c["column"] not in instance]
+            if missing:
+                raise BadRequest(f"instance {index} lacks column(s) {show(missing[:5], 200)}: "
+                                 "send null for a missing value")
+            unknown = sorted(set(instance) - known)
+            if unknown:
+                raise BadRequest(f"instance {index} has unknown column(s) {show(unknown[:5], 200)}")
+            for c in columns:
+                values[c["input"]].append(_column_value(instance[c["column"]], c["dtype"],
+                                                        f"instance {index}, column {c['column']!r}"))
+        return {c["input"]: np.asarray(values[c["input"]], dtype=np.float32 if c["dtype"] == "float32" else object)
+                for c in columns}
+
+    def as_raw(self, batch, spec):
+        """A served batch back under its column names, as collect writes tables."""
+        return pd.DataFrame({c["column"]: batch[c["input"]] for c in spec["columns"]})
+
+
+KIND = Table()

@@ -1,0 +1,93 @@
+"""Texts: one string per example (a CSV column or a folder of .txt files per class)."""
+import numpy as np
+import pandas as pd
+from scipy.sparse import csr_matrix
+
+from stages.lib.kinds.base import Kind
+
+
+def text_summary(x: np.ndarray) -> pd.DataFrame:
+    """One row per text: its length in characters after trimming whitespace."""
+    return pd.DataFrame({"example": np.arange(len(x)), "length": [len(str(t).strip()) for t in x]})
+
+
+class TextFeatures:
+    """Keras TextVectorization: multi-hot or TF-IDF over unigrams (or bigrams too), kept sparse.
+    The fitted layer itself is the serving form (Texts.layers)."""
+
+    # Rows encoded at a time: the layer's dense output for them stays small before it becomes CSR.
+    CHUNK = 2048
+
+    def __init__(self, output_mode: str, ngrams: int, max_tokens: int):
+        self.output_mode, self.ngrams, self.max_tokens = output_mode, ngrams, max_tokens
+
+    def fit(self, x):
+        from keras import layers
+
+        # Dense output, made sparse chunk by chunk below: the layer's own sparse=True fails on tf_idf.
+        self.layer = layers.TextVectorization(max_tokens=self.max_tokens, output_mode=self.output_mode,
+                                              ngrams=None if self.ngrams == 1 else self.ngrams)
+        self.layer.adapt(np.asarray(x, dtype=str))
+        return self
+
+    def transform(self, x):
+        from scipy.sparse import vstack
+
+        texts = np.asarray(x, dtype=str)
+        chunks = [csr_matrix(np.asarray(self.layer(texts[start:start + self.CHUNK]), dtype=np.float32))
+                  for start in range(0, len(texts), self.CHUNK)]
+        return vstack(chunks, format="csr") if chunks else csr_matrix((0, self.layer.vocabulary_size()), dtype=np.float32)
+
+    def statistics(self) -> dict:
+        statistics = {"kind": "text", "output_mode": self.output_mode, "ngrams": self.ngrams,
+                      "vocabulary": [str(token) for token in self.layer.get_vocabulary()]}
+        if self.output_mode == "tf_idf":
+            # The fitted IDF weights, as the layer saves them in a .keras file (Layer.save_own_variables).
+            store = {}
+            self.layer.save_own_variables(store)
+            statistics["idf_weights"] = np.asarray(store["idf_weights"])
+        return statistics
+
+
+class Texts(Kind):
+    name, input = "text", "text"
+
+    def schema_check(self, raw, x, value_range):
+        import great_expectations.expectations as gxe
+
+        from stages.lib.validation import HINTS, Check
+
+        return Check("schema_and_ranges", text_summary(x), [
+            gxe.ExpectColumnValuesToBeBetween(column="length", min_value=1, notes=HINTS["empty_text"]),
+        ], ["example"])
+
+    def drift_features(self, x, columns):
+        return ["length"], np.array([len(str(t).split()) for t in x]).reshape(-1, 1).astype(np.float64)
+
+    def preprocessor(self, raw, vectorize, imdb_encoding):
+        text = vectorize.text
+        return TextFeatures(text.output_mode, text.ngrams, text.max_tokens)
+
+    def layers(self, preprocessor, raw):
+        import keras
+
+        inputs = keras.Input(shape=(), dtype="string", name=self.input)
+        return inputs, preprocessor.layer(inputs)
+
+    def input_spec(self, statistics, raw):
+        return {"name": self.input, "dtype": "string", "shape": [], "description": "one text as a string"}
+
+    def raw_batch(self, x, spec):
+        return np.array([str(text) for text in x], dtype=object)
+
+    def parse(self, instances, spec):
+        from stages.lib.serving import BadRequest, check_utf8
+
+        for index, instance in enumerate(instances):
+            if not isinstance(instance, str):
+                raise BadRequest(f"instance {index} is not a string: send one text per instance")
+            check_utf8(instance, f"instance {index}")
+        return np.asarray(instances, dtype=object)
+
+
+KIND = Texts()

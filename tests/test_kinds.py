@@ -1,0 +1,130 @@
+"""A fifth data kind is one class and one registry line: validate, vectorize, export, serve and monitor
+reach it through the registry, with no change of their own."""
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from stages.lib import kinds, paths
+from stages.lib.artifacts import write_raw
+from stages.lib.io import read_json, write_json
+from stages.lib.kinds.base import Kind
+from stages.lib.params import load_params
+from tests.conftest import THREE_CLASSES, holdout_split
+
+
+class DurationFeatures:
+    """Durations in seconds to minutes over the training data's longest (a statistic fitted on training only)."""
+
+    def fit(self, x):
+        self.longest = float(np.max(x))
+        return self
+
+    def transform(self, x):
+        return (np.asarray(x, dtype=np.float32).reshape(-1, 1) / self.longest).astype(np.float32)
+
+    def statistics(self) -> dict:
+        return {"kind": "durations", "longest": self.longest}
+
+
+class Durations(Kind):
+    """The toy kind: one whole number of seconds per example."""
+
+    name, input = "durations", "seconds"
+
+    def schema_check(self, raw, x, value_range):
+        import great_expectations.expectations as gxe
+        import pandas as pd
+
+        from stages.lib.validation import Check
+
+        frame = pd.DataFrame({"example": np.arange(len(x)), "seconds": x})
+        return Check("schema_and_ranges", frame, [gxe.ExpectColumnValuesToBeBetween(column="seconds", min_value=0)],
+                     ["example"])
+
+    def drift_features(self, x, columns):
+        return ["seconds"], np.asarray(x, dtype=np.float64).reshape(-1, 1)
+
+    def preprocessor(self, raw, vectorize, imdb_encoding):
+        return DurationFeatures()
+
+    def layers(self, preprocessor, raw):
+        import keras
+
+        inputs = keras.Input(shape=(1,), dtype="float32", name=self.input)
+        return inputs, keras.layers.Rescaling(1.0 / preprocessor.longest)(inputs)
+
+    def input_spec(self, statistics, raw):
+        return {"name": self.input, "dtype": "float32", "shape": [1], "description": "one duration in seconds"}
+
+    def raw_batch(self, x, spec):
+        return np.asarray(x, dtype=np.float32).reshape(-1, 1)
+
+    def as_instances(self, batch, spec):
+        return [int(row[0]) for row in batch]
+
+    def parse(self, instances, spec):
+        from stages.lib.serving import BadRequest
+
+        if not all(isinstance(i, int) and i >= 0 for i in instances):
+            raise BadRequest("send whole numbers of seconds")
+        return self.raw_batch(instances, spec)
+
+
+@pytest.fixture
+def durations(project, monkeypatch):
+    """A project whose raw data is of the toy kind, registered as a fifth kind would be."""
+    monkeypatch.setitem(kinds.KINDS, Durations.name, Durations())  # the one registry line
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 40)
+    x = (rng.integers(10, 100, len(y)) + 100 * y).astype(np.int64)
+    write_raw(project / paths.RAW_DIR, x, y)
+    raw = {"dataset": "digits", "kind": "durations", "problem": "classification", "examples": len(y),
+           "class_counts": {str(c): 40 for c in range(3)}}
+    write_json(paths.RAW_MANIFEST, raw)
+    write_json(paths.SPLIT, holdout_split(y))
+    write_json(paths.VALIDATION, {"success": True})
+    return project, x, y, raw
+
+
+def test_validation_summarizes_and_measures_drift_through_the_kind(durations):
+    from stages.lib.io import row_hashes
+    from stages.lib.validation import build_checks
+
+    project, x, y, raw = durations
+    split = read_json(paths.SPLIT)
+    checks = build_checks(raw, x, y, split, row_hashes(x), load_params().validate_, (0, 0), [0, 1, 2], 0)
+    by_name = {check.name: check.frame for check in checks}
+    assert list(by_name["schema_and_ranges"].columns) == ["example", "seconds"]
+    assert set(by_name["drift"]["feature"]) == {"seconds"}
+
+
+def test_vectorize_export_serve_and_monitor_use_the_kind(durations):
+    import keras
+
+    from stages import vectorize
+    from stages.lib.artifacts import read_features
+    from stages.lib.export import as_instances, inference_model, load_preprocessing, raw_batch
+    from stages.lib.monitoring import measure_drift
+    from stages.lib.serving import parse_request
+
+    project, x, y, raw = durations
+    vectorize.main()
+    development = read_json(paths.SPLIT)["development"]
+    assert read_json(paths.PREPROCESSING) == {"kind": "durations", "longest": float(x[development].max())}
+    features, _ = read_features("test")
+    assert features.shape[1] == 1 and features.max() <= 1.5
+
+    # The serving form vectorize saved takes raw seconds to the very features it wrote.
+    preprocessing = load_preprocessing(paths.PREPROCESSING_MODEL, raw)
+    model, signature = inference_model(preprocessing, keras.layers.Identity(), read_json(paths.PREPROCESSING), raw,
+                                       dataclasses.replace(THREE_CLASSES, output_units=1))
+    test = np.asarray(read_json(paths.SPLIT)["test"])
+    np.testing.assert_allclose(model.predict(raw_batch(x[test], signature["input"]), verbose=0), features, rtol=1e-6)
+
+    body = json.dumps({"instances": as_instances(raw_batch(x[test], signature["input"]), signature["input"])})
+    np.testing.assert_array_equal(parse_request(body.encode(), signature, 1000), raw_batch(x[test], signature["input"]))
+
+    report = measure_drift("durations", x, x[test] + 500, y, y[test], THREE_CLASSES, 0.1, 0.1)
+    assert "seconds" in report["drifted"]
