@@ -19,8 +19,9 @@ from clone import ROOT
 
 sys.path.insert(0, str(ROOT))
 from stages.lib import paths  # noqa: E402
-from stages.lib.artifacts import read_raw, take  # noqa: E402
+from stages.lib.artifacts import read_raw  # noqa: E402
 from stages.lib.export import as_instances, raw_batch  # noqa: E402
+from stages.lib.kinds import kind_of  # noqa: E402
 
 
 def shifted(instances: list, kind: str) -> list:
@@ -43,7 +44,8 @@ def main() -> None:
     signature = json.loads((repo / paths.EXPORT_DIR / "signature.json").read_text())
     x, _ = read_raw(repo / paths.RAW_DIR)
     test = json.loads((repo / paths.SPLIT).read_text())["test"]
-    fresh = as_instances(raw_batch(take(x, test), signature["input"]), signature["input"])
+    test_x = kind_of(json.loads((repo / paths.RAW_MANIFEST).read_text())).take(x, test)
+    fresh = as_instances(raw_batch(test_x, signature["input"]), signature["input"])
     kind = signature["input"]["name"]
     with tempfile.TemporaryDirectory() as folder:
         for name, instances in (("test split as is", fresh), ("test split shifted", shifted(fresh, kind))):

@@ -26,16 +26,18 @@ from clone import ROOT, tiny
 
 sys.path.insert(0, str(ROOT))
 from stages.lib import paths  # noqa: E402
-from stages.lib.artifacts import read_raw, take  # noqa: E402
+from stages.lib.artifacts import read_raw  # noqa: E402
 from stages.lib.export import as_instances, raw_batch  # noqa: E402
+from stages.lib.kinds import kind_of  # noqa: E402
 from stages.lib.serving import free_port, wait_until_serving  # noqa: E402
 
 
 def raw_test_instances(repo: Path, signature: dict) -> list:
     """The raw test examples as the JSON instances a client sends."""
     x, _ = read_raw(repo / paths.RAW_DIR)
+    kind = kind_of(json.loads((repo / paths.RAW_MANIFEST).read_text()))
     test = json.loads((repo / paths.SPLIT).read_text())["test"]
-    return as_instances(raw_batch(take(x, test), signature["input"]), signature["input"])
+    return as_instances(raw_batch(kind.take(x, test), signature["input"]), signature["input"])
 
 
 def random_instances(spec: dict, count: int = 50) -> list:

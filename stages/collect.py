@@ -1,9 +1,9 @@
 """collect: load the dataset named in params, write the raw examples and their manifest."""
 from stages.lib import paths
-from stages.lib.artifacts import write_raw
 from stages.lib.datasets import dataset_spec, deduplicate, load_dataset, manifest, stratified_sample
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.io import atomic_dir, write_json
+from stages.lib.kinds import kind_named
 from stages.lib.params import load_params
 from stages.lib.tables import exclusion_notice
 
@@ -15,15 +15,16 @@ def main() -> None:
         raise PipelineError(f"task.problem={params.task.problem} does not fit {spec.name}, a {spec.problem} dataset: "
                             "set task.problem: auto")
     x, y, details = load_dataset(spec, params.collect, params.task.problem)
+    kind = kind_named(spec.kind)
     if details.get("excluded"):
         print(exclusion_notice(details["excluded"]))
     removed = 0
     if params.collect.deduplicate:
-        x, y, removed = deduplicate(x, y)
+        x, y, removed = deduplicate(kind, x, y)
     classification = details.get("problem", spec.problem) == "classification"
-    x, y = stratified_sample(x, y, params.collect.limit, params.seed, stratify=classification)
+    x, y = stratified_sample(kind, x, y, params.collect.limit, params.seed, stratify=classification)
     with atomic_dir(paths.RAW_DIR) as tmp:
-        write_raw(tmp, x, y)
+        kind.write_raw(tmp, x, y)
         write_json(tmp / "manifest.json", manifest(spec, x, y, removed, details))
     print(f"collect: {len(y)} examples of {spec.name} ({removed} duplicates dropped) -> {paths.RAW_DIR}")
 

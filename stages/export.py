@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from stages.lib import paths
-from stages.lib.artifacts import read_features, read_raw, take
+from stages.lib.artifacts import read_features, read_raw
 from stages.lib.environment import record
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.export import (check_parity, inference_model, load_preprocessing, output_gaps, output_scale, raw_batch,
@@ -31,7 +31,8 @@ def main() -> None:
     x, _ = read_raw()
     # The preprocessing vectorize fitted on all development rows, as the Keras layers it saved.
     statistics = read_json(paths.PREPROCESSING)
-    reason = kind_of(manifest).unservable(statistics)
+    kind = kind_of(manifest)
+    reason = kind.unservable(statistics)
     if reason:
         raise PipelineError(reason)
     preprocessing = load_preprocessing(paths.PREPROCESSING_MODEL, manifest)
@@ -39,7 +40,7 @@ def main() -> None:
     model, signature = inference_model(preprocessing, trained, statistics, manifest, task)
     signature["model_name"] = params.export.model_name
     expected = trained.predict(read_features("test")[0], verbose=0)
-    test_inputs = raw_batch(take(x, split["test"]), signature["input"])
+    test_inputs = raw_batch(kind.take(x, split["test"]), signature["input"])
     with atomic_dir(paths.EXPORT_DIR) as tmp:
         write_export(tmp, model, signature)
         gaps = output_gaps(tmp, model, test_inputs, expected)

@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 from stages.lib import paths
-from stages.lib.artifacts import read_raw, take
+from stages.lib.artifacts import read_raw
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.export import raw_batch
 from stages.lib.io import read_json, write_json
+from stages.lib.kinds import kind_of
 from stages.lib.monitoring import as_raw, measure_drift, predicted_labels
 from stages.lib.params import load_params
 from stages.lib.serving import BadRequest, load_saved_model, parse_request, read_signature
@@ -37,7 +38,7 @@ def main() -> None:
     model = load_saved_model(paths.EXPORT_DIR)
     task, manifest, split = read_task(), read_json(paths.RAW_MANIFEST), read_json(paths.SPLIT)
     x, _ = read_raw()
-    reference = take(x, split["development"])  # what the served model was trained on
+    reference = kind_of(manifest).take(x, split["development"])  # what the served model was trained on
 
     def predict(inputs):
         return predicted_labels(task, model.serve(inputs).numpy())

@@ -4,7 +4,7 @@ from stages.lib import paths
 from stages.lib.artifacts import read_raw
 from stages.lib.datasets import dataset_spec, expected_classes, value_range
 from stages.lib.errors import PipelineError, run_stage
-from stages.lib.io import atomic_dir, read_json, row_hashes, write_json
+from stages.lib.io import atomic_dir, read_json, write_json
 from stages.lib.params import load_params
 from stages.lib.splitting import check_split_file
 from stages.lib.validation import blocking, build_checks, failure_message, report_message, run_checks, summary_metrics
@@ -17,7 +17,7 @@ def main() -> None:
     split = read_json(paths.SPLIT)
     check_split_file(split, len(y))
     spec = dataset_spec(raw["dataset"])
-    checks = build_checks(raw, x, y, split, row_hashes(x), params.validate_, value_range(spec, params.collect),
+    checks = build_checks(raw, x, y, split, params.validate_, value_range(spec, params.collect),
                           expected_classes(spec, raw), params.seed)
     with atomic_dir(paths.DATA_DOCS) as docs:
         outcomes = run_checks(checks, docs)

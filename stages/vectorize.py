@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from stages.lib import paths
-from stages.lib.artifacts import read_raw, take, write_features
+from stages.lib.artifacts import read_raw, write_features
 from stages.lib.errors import run_stage
 from stages.lib.export import preprocessing_model
 from stages.lib.io import atomic_dir, read_json, save_keras_model, write_json
@@ -25,9 +25,9 @@ def main() -> None:
     kind = kind_of(raw)
     with atomic_dir(paths.FEATURES_DIR) as tmp:
         for folder, fit_on, parts in jobs:
-            preprocessor = kind.preprocessor(raw, params.vectorize, params.collect.imdb).fit(take(x, fit_on))
+            preprocessor = kind.preprocessor(raw, params.vectorize, params.collect.imdb).fit(kind.take(x, fit_on))
             for name, indices in parts.items():
-                features = preprocessor.transform(take(x, indices))
+                features = preprocessor.transform(kind.take(x, indices))
                 write_features(tmp / folder / f"{name}.npz", features, y[indices])
             write_json(tmp / folder / "preprocessing.json", preprocessor.statistics())
         # The final model's preprocessing as Keras layers, built from the statistics just fitted: export

@@ -11,8 +11,7 @@ import pytest
 import yaml
 from filelock import FileLock
 
-from stages.lib import paths
-from stages.lib.artifacts import write_raw as write_raw_arrays
+from stages.lib import kinds, paths
 from stages.lib.datasets import DATASETS, manifest
 from stages.lib.io import write_json
 from stages.lib.task import Task, define_task
@@ -50,7 +49,7 @@ def digits_like(n_per_class: int = 30, seed: int = 0):
 
 def write_raw(folder: Path, x, y, spec: str = "digits", details=None) -> None:
     """Raw data and its manifest as collect writes them (tables and texts: pass collect's details)."""
-    write_raw_arrays(folder / paths.RAW_DIR, x, y)
+    kinds.kind_named(DATASETS[spec].kind).write_raw(folder / paths.RAW_DIR, x, y)
     write_json(folder / paths.RAW_MANIFEST, manifest(DATASETS[spec], x, y, details=details))
 
 

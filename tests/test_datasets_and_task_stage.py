@@ -10,7 +10,10 @@ from stages.lib import paths
 from stages.lib.datasets import DATASETS, dataset_spec, manifest, stratified_sample
 from stages.lib.errors import PipelineError
 from stages.lib.io import write_json
+from stages.lib.kinds import kind_named
 from tests.conftest import ROOT
+
+IMAGES = kind_named("images")
 
 
 def test_digits_loads_as_declared():
@@ -31,12 +34,12 @@ def test_unknown_dataset_is_named():
 
 def test_stratified_sample_keeps_proportions_and_is_seeded():
     x, y = np.arange(400).reshape(200, 2), np.repeat([0, 1, 2, 3], 50)
-    small_x, small_y = stratified_sample(x, y, 40, seed=3)
+    small_x, small_y = stratified_sample(IMAGES, x, y, 40, seed=3)
     assert np.bincount(small_y).tolist() == [10, 10, 10, 10]
-    np.testing.assert_array_equal(small_x, stratified_sample(x, y, 40, seed=3)[0])
-    assert stratified_sample(x, y, None, seed=3)[0] is x
+    np.testing.assert_array_equal(small_x, stratified_sample(IMAGES, x, y, 40, seed=3)[0])
+    assert stratified_sample(IMAGES, x, y, None, seed=3)[0] is x
     with pytest.raises(PipelineError, match="collect.limit=2 is too small"):
-        stratified_sample(x, y, 2, seed=3)
+        stratified_sample(IMAGES, x, y, 2, seed=3)
 
 
 def test_define_task_refuses_a_single_class(project):

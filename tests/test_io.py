@@ -17,7 +17,6 @@ from stages.lib.io import (
     read_json,
     read_npz,
     remove_stale_temporaries,
-    row_hashes,
     sha256_of_arrays,
     save_keras_model,
     write_json,
@@ -75,17 +74,25 @@ def test_json_rounds_floats_and_converts_numpy(tmp_path):
 
 
 def test_hashes_identify_content():
+    from stages.lib.kinds import kind_named
+
     x = np.array([[1.0, 2.0], [1.0, 2.0], [2.0, 1.0]])
-    hashes = row_hashes(x)
+    hashes = kind_named("images").row_hashes(x)
     assert hashes[0] == hashes[1] != hashes[2]
     assert sha256_of_arrays(x) != sha256_of_arrays(x.astype(np.float32))
 
 
-def test_raw_file_of_unknown_layout_is_refused(tmp_path):
+def test_raw_data_is_read_by_the_kind_its_manifest_names(tmp_path):
     from stages.lib.artifacts import read_raw
 
     write_npz(tmp_path / "examples.npz", images=np.zeros((2, 3)))
-    with pytest.raises(PipelineError, match="holds neither x, y nor tokens, offsets, y"):
+    with pytest.raises(PipelineError, match="manifest.json is missing"):
+        read_raw(tmp_path)
+    write_json(tmp_path / "manifest.json", {"kind": "images"})
+    with pytest.raises(PipelineError, match=r"lacks the arrays \['x', 'y'\]: rebuild it with `dvc repro collect`"):
+        read_raw(tmp_path)
+    write_json(tmp_path / "manifest.json", {"kind": "sequences"})
+    with pytest.raises(PipelineError, match=r"lacks the arrays \['tokens', 'offsets', 'y'\]"):
         read_raw(tmp_path)
 
 

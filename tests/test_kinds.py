@@ -1,5 +1,5 @@
-"""A fifth data kind is one class and one registry line: validate, vectorize, export, serve and monitor
-reach it through the registry, with no change of their own."""
+"""A fifth data kind is one class and one registry line: collect's raw files, validate, vectorize, export, serve,
+monitor and the model card reach it through the registry, with no change of their own."""
 import dataclasses
 import json
 
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from stages.lib import kinds, paths
-from stages.lib.artifacts import write_raw
+from stages.lib.artifacts import read_raw
+from stages.lib.datasets import DATASETS, deduplicate, manifest, stratified_sample
 from stages.lib.io import read_json, write_json
 from stages.lib.kinds.base import Kind
 from stages.lib.params import load_params
@@ -29,7 +30,8 @@ class DurationFeatures:
 
 
 class Durations(Kind):
-    """The toy kind: one whole number of seconds per example."""
+    """The toy kind: one whole number of seconds per example. Its raw files, row hashes and manifest fields
+    are the defaults of base.Kind (an array in data/raw/examples.npz)."""
 
     name, input = "durations", "seconds"
 
@@ -71,6 +73,10 @@ class Durations(Kind):
             raise BadRequest("send whole numbers of seconds")
         return self.raw_batch(instances, spec)
 
+    def example_view(self, x, index):
+        minutes, seconds = divmod(int(x[index]), 60)
+        return {"text": f"{minutes} min {seconds} s"}
+
 
 @pytest.fixture
 def durations(project, monkeypatch):
@@ -79,7 +85,8 @@ def durations(project, monkeypatch):
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(3), 40)
     x = (rng.integers(10, 100, len(y)) + 100 * y).astype(np.int64)
-    write_raw(project / paths.RAW_DIR, x, y)
+    # As collect writes them: the kind's raw files, then the manifest.
+    kinds.kind_named("durations").write_raw(project / paths.RAW_DIR, x, y)
     raw = {"dataset": "digits", "kind": "durations", "problem": "classification", "examples": len(y),
            "class_counts": {str(c): 40 for c in range(3)}}
     write_json(paths.RAW_MANIFEST, raw)
@@ -88,16 +95,36 @@ def durations(project, monkeypatch):
     return project, x, y, raw
 
 
+def test_collect_writes_and_every_stage_reads_the_raw_files_through_the_kind(durations):
+    project, x, y, raw = durations
+    assert sorted(p.name for p in (project / paths.RAW_DIR).iterdir()) == ["examples.npz", "manifest.json"]
+    read_x, read_y = read_raw()
+    np.testing.assert_array_equal(read_x, x)
+    np.testing.assert_array_equal(read_y, y)
+
+    kind = kinds.kind_named("durations")
+    record = manifest(dataclasses.replace(DATASETS["digits"], kind="durations"), x, y)
+    assert record["kind"] == "durations" and record["example_shape"] == [] and record["dtype"] == "int64"
+    assert record["sha256"] != manifest(dataclasses.replace(DATASETS["digits"], kind="durations"), x + 1, y)["sha256"]
+    # Equal durations hash alike: collect drops the repeats, and validate would find one in two splits.
+    hashes = kind.row_hashes(x)
+    assert len(set(hashes)) == len(set(x.tolist())) < len(x)
+    kept_x, kept_y, removed = deduplicate(kind, x, y)
+    assert removed == len(x) - len(set(x.tolist())) and len(set(kept_x.tolist())) == len(kept_x) == len(kept_y)
+    small_x, small_y = stratified_sample(kind, x, y, 30, seed=0)
+    assert np.bincount(small_y).tolist() == [10, 10, 10] and set(small_x.tolist()) <= set(x.tolist())
+
+
 def test_validation_summarizes_and_measures_drift_through_the_kind(durations):
-    from stages.lib.io import row_hashes
     from stages.lib.validation import build_checks
 
     project, x, y, raw = durations
     split = read_json(paths.SPLIT)
-    checks = build_checks(raw, x, y, split, row_hashes(x), load_params().validate_, (0, 0), [0, 1, 2], 0)
+    checks = build_checks(raw, x, y, split, load_params().validate_, (0, 0), [0, 1, 2], 0)
     by_name = {check.name: check.frame for check in checks}
     assert list(by_name["schema_and_ranges"].columns) == ["example", "seconds"]
     assert set(by_name["drift"]["feature"]) == {"seconds"}
+    assert set(by_name["leakage"]["hash"]) == set(kinds.kind_named("durations").row_hashes(x))
 
 
 def test_vectorize_export_serve_and_monitor_use_the_kind(durations):
@@ -128,3 +155,15 @@ def test_vectorize_export_serve_and_monitor_use_the_kind(durations):
 
     report = measure_drift("durations", x, x[test] + 500, y, y[test], THREE_CLASSES, 0.1, 0.1)
     assert "seconds" in report["drifted"]
+
+
+def test_the_model_card_shows_the_worst_examples_as_the_kind_views_them(durations):
+    from stages.lib.evaluation import predictions_frame
+    from stages.lib.model_card import describe_worst
+
+    project, x, y, raw = durations
+    test = np.asarray(read_json(paths.SPLIT)["test"])
+    wrong = np.eye(3)[(y[test] + 1) % 3]  # every test example given to the next class
+    predictions = predictions_frame(THREE_CLASSES, test, y[test], wrong)
+    rows = describe_worst(THREE_CLASSES, predictions, {c: str(c) for c in range(3)}, "durations", read_raw()[0])
+    assert rows and all(row["text"] == "{} min {} s".format(*divmod(int(x[row["example"]]), 60)) for row in rows)

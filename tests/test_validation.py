@@ -9,7 +9,8 @@ import pytest
 from stages import validate
 from stages.lib import paths
 from stages.lib.errors import PipelineError
-from stages.lib.io import row_hashes, write_json
+from stages.lib.io import write_json
+from stages.lib.kinds import kind_named
 from stages.lib.kinds.images import feature_summary
 from stages.lib.params import SplitParams, ValidateParams
 from stages.lib.sequences import Sequences
@@ -54,7 +55,8 @@ def test_same_example_in_train_and_test_is_leakage(project):
         run_validate(project, x, y, split)
     message = str(error.value)
     assert "[leakage] expect_column_values_to_be_between(column=n_splits, max_value=1.0)" in message
-    assert f"fold=0, hash={row_hashes(x[[split['test'][3]]])[0]}, splits=test,train, n_splits=2" in message
+    duplicate = kind_named("images").row_hashes(x[[split["test"][3]]])[0]
+    assert f"fold=0, hash={duplicate}, splits=test,train, n_splits=2" in message
     assert message.endswith("set collect.deduplicate: true so that repeats are dropped before the split, "
                             "and rerun collect and split")
     assert "\n" not in message
@@ -344,7 +346,7 @@ def test_every_expectation_says_which_params_key_relaxes_it(default_params):
     suites = set()
     for raw, x, y, value_range, classes in cases:
         split = holdout_split(y)
-        for check in build_checks(raw, x, y, split, row_hashes(x), settings, value_range, classes, 0):
+        for check in build_checks(raw, x, y, split, settings, value_range, classes, 0):
             suites.add(check.name)
             for expectation in check.expectations:
                 assert re.search(r"\b(collect|validate|split)\.[a-z_]+", expectation.notes) or \

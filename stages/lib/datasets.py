@@ -4,12 +4,10 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
-import pandas as pd
 
 from stages.lib import idx
-from stages.lib.artifacts import take
 from stages.lib.errors import PipelineError
-from stages.lib.io import row_hashes, sha256_of_arrays
+from stages.lib.kinds import kind_named
 from stages.lib.sequences import Sequences, keras_imdb_encoding
 from stages.lib.sources import PublishedFile, locate, locate_set, verify
 from stages.lib.tables import load_table, load_text
@@ -38,9 +36,7 @@ class DatasetSpec:
     name: str
     source: str
     problem: Optional[str]  # "classification" or "regression"; None: from the data (task.problem)
-    # "images" (fixed-shape arrays), "sequences" (token ids, see stages.lib.sequences),
-    # "table" (a frame of numeric and categorical columns) or "text" (an array of strings)
-    kind: str
+    kind: str  # the data's kind, a name in stages.lib.kinds.KINDS
     example_shape: tuple  # images only
     value_range: Optional[tuple]  # (min, max) every value must lie in; sequences: from collect.imdb
     classes: Optional[tuple]  # the published label set; None: whatever the user's data holds
@@ -178,16 +174,17 @@ def load_dataset(spec: DatasetSpec, options, problem: str = "auto"):
     return spec.load(spec, options, problem)
 
 
-def deduplicate(x, y):
-    """Drop examples whose content repeats an earlier one: a repeat could land in two splits.
+def deduplicate(kind, x, y):
+    """Drop examples whose content repeats an earlier one: a repeat could land in two splits. `kind`: the
+    data's (stages.lib.kinds).
 
     Returns (x, y, number removed)."""
-    _, first = np.unique(row_hashes(x), return_index=True)
+    _, first = np.unique(kind.row_hashes(x), return_index=True)
     keep = np.sort(first)
-    return take(x, keep), y[keep], len(y) - len(keep)
+    return kind.take(x, keep), y[keep], len(y) - len(keep)
 
 
-def stratified_sample(x, y, limit: Optional[int], seed: int, stratify: bool = True):
+def stratified_sample(kind, x, y, limit: Optional[int], seed: int, stratify: bool = True):
     """Keep `limit` examples with the class proportions of the whole (all when limit is None)."""
     if limit is None or limit >= len(y):
         return x, y
@@ -199,34 +196,22 @@ def stratified_sample(x, y, limit: Optional[int], seed: int, stratify: bool = Tr
     except ValueError as error:
         raise PipelineError(f"collect.limit={limit} is too small to keep every class ({error})") from None
     keep = np.sort(keep)
-    return take(x, keep), y[keep]
-
-
-def _content_hash(x, y) -> str:
-    if isinstance(x, Sequences):
-        return sha256_of_arrays(x.tokens, x.offsets, y)
-    if isinstance(x, pd.DataFrame):
-        return sha256_of_arrays(pd.util.hash_pandas_object(x, index=False).to_numpy(), y)
-    if x.dtype == object:  # texts, exactly as collected
-        encoded = [text.encode() for text in x]
-        return sha256_of_arrays(np.frombuffer(b"".join(encoded), dtype=np.uint8),
-                                np.array([len(e) for e in encoded]), y)
-    return sha256_of_arrays(x, y)
+    return kind.take(x, keep), y[keep]
 
 
 def manifest(spec: DatasetSpec, x, y: np.ndarray, duplicates_removed: int = 0, details: Optional[dict] = None) -> dict:
     """Provenance of the raw data: where it came from, content hashes, counts and column roles."""
     details = dict(details or {})
     problem = details.pop("problem", spec.problem)
+    kind = kind_named(spec.kind)
     record = {
         "dataset": spec.name,
         "kind": spec.kind,
         "problem": problem,
         "source": spec.source,
-        "sha256": _content_hash(x, y),
+        "sha256": kind.content_hash(x, y),
         "examples": len(y),
-        "example_shape": list(x.shape[1:]) if spec.kind in ("images", "sequences") else [],
-        "dtype": str(x.dtype) if spec.kind in ("images", "sequences") else None,
+        **kind.shape_and_dtype(x),
         "duplicates_removed": duplicates_removed,
         **details,
     }

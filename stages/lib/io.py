@@ -14,7 +14,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from stages.lib.errors import PipelineError
 
@@ -164,30 +163,16 @@ def sha256_of_arrays(*arrays) -> str:
     return digest.hexdigest()
 
 
-def normalize_text(texts) -> list:
-    """Case and whitespace folded: texts equal after this are near-duplicates."""
-    return [" ".join(str(t).lower().split()) for t in texts]
-
-
-def row_hashes(x) -> np.ndarray:
-    """One hash per example: identical content, identical hash.
-
-    Texts are hashed after folding case and whitespace, so near-duplicates hash alike.
-    """
-    if hasattr(x, "hashes"):  # stages.lib.sequences.Sequences
-        return x.hashes()
-    if isinstance(x, pd.DataFrame):
-        return np.array([f"{h:016x}" for h in pd.util.hash_pandas_object(x, index=False).to_numpy()])
-    if x.dtype == object:
-        return np.array([hashlib.sha256(text.encode()).hexdigest() for text in normalize_text(x)])
-    rows = np.ascontiguousarray(x).reshape(len(x), -1)
-    return np.array([hashlib.sha256(row.tobytes()).hexdigest() for row in rows])
-
-
 def write_csv(path, frame, float_format: str = "%.6f") -> None:
     """A pandas frame as CSV with fixed float precision (for `dvc plots`), or the format given."""
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False, float_format=float_format)
+
+
+def write_parquet(path, frame) -> None:
+    """A pandas frame as parquet, without its index."""
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
 
 
 def save_keras_model(model, path) -> None:

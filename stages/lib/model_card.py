@@ -18,14 +18,12 @@ import pandas as pd
 from stages.lib import environment, paths
 from stages.lib.errors import PipelineError
 from stages.lib.intervals import with_interval
+from stages.lib.kinds import kind_named
 from stages.lib.task import Task, read_task
 
 TEMPLATE = "model_card.html.j2"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 WORST_EXAMPLES = 6
-TEXT_CHARACTERS = 300  # a quoted text is cut after this many characters
-TABLE_COLUMNS = 12  # a table row shows its first columns
-TOKENS_SHOWN = 40
 # The stages whose results the card shows, for the dvc.lock check (their upstream stages come with them).
 SHOWN_STAGES = ("evaluate", "export", "optimize", "studies")
 PROTOCOL_NAMES = {"kfold": "K-fold", "iterated_kfold": "iterated K-fold"}
@@ -274,25 +272,6 @@ def worst_examples(task: Task, predictions: pd.DataFrame, count: int = WORST_EXA
     return ranked.sort_values(["right", "measure"], kind="stable").head(count)
 
 
-def example_view(kind: str, x, index: int) -> dict:
-    """How one raw example is shown: an image drawn, a text quoted and cut, token ids, or a table row."""
-    if kind == "images":
-        from stages.lib.plots import image_png
-
-        return {"image": data_uri(image_png(x[index]))}
-    if kind == "sequences":
-        tokens = [int(t) for t in x[[index]].tokens]
-        shown = " ".join(map(str, tokens[:TOKENS_SHOWN])) + (" …" if len(tokens) > TOKENS_SHOWN else "")
-        return {"text": f"word indices: {shown} ({len(tokens)} tokens)"}
-    if kind == "text":
-        text = " ".join(str(x[index]).split())
-        return {"text": text if len(text) <= TEXT_CHARACTERS else text[:TEXT_CHARACTERS] + " …"}
-    row = x.iloc[index]
-    cells = [(str(column), "" if pd.isna(value) else fmt(value)) for column, value in row.items()]
-    more = len(cells) - TABLE_COLUMNS
-    return {"cells": cells[:TABLE_COLUMNS], "more": more if more > 0 else 0}
-
-
 def describe_worst(task: Task, predictions: pd.DataFrame, names: dict, kind: str, x) -> list:
     rows = []
     for _, example in worst_examples(task, predictions).iterrows():
@@ -303,7 +282,7 @@ def describe_worst(task: Task, predictions: pd.DataFrame, names: dict, kind: str
         else:
             outcome = (f"actual {names[int(example['actual'])]}, predicted {names[int(example['predicted'])]}; "
                        f"probability given to the actual class {float(example['measure']):.3f}")
-        view = example_view(kind, x, index) if x is not None and index < len(x) else {}
+        view = kind_named(kind).example_view(x, index) if x is not None and index < len(x) else {}
         rows.append({"example": index, "outcome": outcome, "image": None, "text": None, "cells": None, "more": 0,
                      **view})
     return rows

@@ -206,7 +206,7 @@ def _time_checks(raw: dict, x, split: dict, names: list, values: np.ndarray, set
     ]
 
 
-def build_checks(raw: dict, x, y, split, hashes, settings, value_range: tuple, classes: list, seed: int) -> list:
+def build_checks(raw: dict, x, y, split, settings, value_range: tuple, classes: list, seed: int) -> list:
     """The suites: schema, targets, representativeness of splits, leakage (duplicates, arrow of
     time, target leakage) and drift between splits. `raw` is collect's manifest; `classes` the
     labels a classification target must have.
@@ -236,7 +236,7 @@ def build_checks(raw: dict, x, y, split, hashes, settings, value_range: tuple, c
         checks.append(Check("targets", targets.assign(finite=np.isfinite(y)), [
             gxe.ExpectColumnValuesToBeInSet(column="finite", value_set=[True], notes=HINTS["finite_target"]),
         ], ["example"]))
-    checks.append(Check("leakage", split_overlaps(hashes, split), [
+    checks.append(Check("leakage", split_overlaps(kind.row_hashes(x), split), [
         gxe.ExpectColumnValuesToBeBetween(column="n_splits", max_value=1, notes=HINTS["leakage"]),
     ], ["fold", "hash", "splits"]))
     names, values = kind.drift_features(x, raw.get("columns"))

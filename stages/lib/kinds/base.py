@@ -1,7 +1,15 @@
 """The interface every data kind implements (stages/lib/kinds/ has one module per kind)."""
+import hashlib
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
+
+from stages.lib import paths
+from stages.lib.errors import PipelineError
+from stages.lib.io import read_npz, sha256_of_arrays, write_npz
+
+TEXT_CHARACTERS = 300  # the model card cuts a quoted example after this many characters
 
 
 class Kind:
@@ -13,6 +21,33 @@ class Kind:
 
     name = ""  # the manifest's "kind"
     input = ""  # the input's name in signature.json, by which the server finds the kind
+
+    # collect: data/raw, which every later stage reads (stages.lib.artifacts.read_raw)
+    def write_raw(self, directory, x, y: np.ndarray) -> None:
+        """The examples and their targets as files in `directory`: arrays in one npz."""
+        write_npz(raw_file(directory, paths.RAW_DATA), x=x, y=y)
+
+    def read_raw(self, directory) -> tuple:
+        """(x, y) as write_raw wrote them."""
+        arrays = read_raw_arrays(raw_file(directory, paths.RAW_DATA), ["x", "y"])
+        return arrays["x"], arrays["y"]
+
+    def take(self, x, indices):
+        """The examples at `indices`, in the same form as x."""
+        return x[indices]
+
+    def row_hashes(self, x) -> np.ndarray:
+        """One hash per example: identical content, identical hash (deduplication and leakage checks)."""
+        rows = np.ascontiguousarray(x).reshape(len(x), -1)
+        return np.array([hashlib.sha256(row.tobytes()).hexdigest() for row in rows])
+
+    def content_hash(self, x, y: np.ndarray) -> str:
+        """The manifest's sha256 of the examples and targets."""
+        return sha256_of_arrays(x, y)
+
+    def shape_and_dtype(self, x) -> dict:
+        """The manifest's example_shape and dtype."""
+        return {"example_shape": list(x.shape[1:]), "dtype": str(x.dtype)}
 
     # validate
     def schema_check(self, raw: dict, x, value_range: tuple):
@@ -70,3 +105,42 @@ class Kind:
     def as_raw(self, batch, spec: dict):
         """A served batch back in the form collect writes (what drift_features reads)."""
         return batch
+
+    # the model card
+    def example_view(self, x, index: int) -> dict:
+        """How the model card shows example `index`: {"text": ...} quoted, {"image": data URI} drawn, or
+        {"cells": [(column, value)], "more": columns left out} as a table row. By default, quoted and cut."""
+        text = " ".join(str(x[index]).split())
+        return {"text": text if len(text) <= TEXT_CHARACTERS else text[:TEXT_CHARACTERS] + " …"}
+
+
+def raw_file(directory, path: str) -> Path:
+    """The file of data/raw named by `path` (one of paths.RAW_*), inside `directory`."""
+    return Path(directory) / Path(path).name
+
+
+def read_raw_arrays(path, names: list) -> dict:
+    """The arrays of a raw npz, which must hold `names`."""
+    arrays = read_npz(path, None)
+    missing = [name for name in names if name not in arrays]
+    if missing:
+        raise PipelineError(f"{path} lacks the arrays {missing}: rebuild it with `dvc repro collect`")
+    return arrays
+
+
+def write_labels(directory, y: np.ndarray) -> None:
+    """The targets of examples kept in another file (tables, texts)."""
+    write_npz(raw_file(directory, paths.RAW_LABELS), y=y)
+
+
+def read_labels(directory) -> np.ndarray:
+    return read_raw_arrays(raw_file(directory, paths.RAW_LABELS), ["y"])["y"]
+
+
+def read_raw_parquet(path):
+    """A raw parquet file as a pandas frame."""
+    import pandas as pd
+
+    if not Path(path).exists():
+        raise PipelineError(f"{path} is missing: rebuild it with `dvc repro collect`")
+    return pd.read_parquet(path)

@@ -113,5 +113,11 @@ class Images(Kind):
                                  "send finite numbers")
         return np.asarray(instances, dtype=np.float32)
 
+    def example_view(self, x, index):
+        from stages.lib.model_card import data_uri
+        from stages.lib.plots import image_png
+
+        return {"image": data_uri(image_png(x[index]))}
+
 
 KIND = Images()

@@ -2,10 +2,13 @@
 import numpy as np
 import pandas as pd
 
-from stages.lib.kinds.base import Kind
+from stages.lib import paths
+from stages.lib.io import sha256_of_arrays, write_npz
+from stages.lib.kinds.base import Kind, raw_file, read_raw_arrays
 from stages.lib.sequences import Sequences
 
 PAD_TOKEN = 0  # token id 0 pads sequences; the encodings of collect never produce it
+TOKENS_SHOWN = 40  # the model card shows an example's first token ids
 
 
 def pad(sequences: list) -> np.ndarray:
@@ -48,6 +51,19 @@ class MultiHotSequences:
 
 class TokenSequences(Kind):
     name, input = "sequences", "tokens"
+
+    def write_raw(self, directory, x, y):
+        write_npz(raw_file(directory, paths.RAW_DATA), tokens=x.tokens, offsets=x.offsets, y=y)
+
+    def read_raw(self, directory):
+        arrays = read_raw_arrays(raw_file(directory, paths.RAW_DATA), ["tokens", "offsets", "y"])
+        return Sequences(arrays["tokens"], arrays["offsets"]), arrays["y"]
+
+    def row_hashes(self, x):
+        return x.hashes()
+
+    def content_hash(self, x, y):
+        return sha256_of_arrays(x.tokens, x.offsets, y)
 
     def schema_check(self, raw, x, value_range):
         import great_expectations.expectations as gxe
@@ -107,6 +123,11 @@ class TokenSequences(Kind):
 
     def as_raw(self, batch, spec):
         return Sequences.from_lists([row[row != PAD_TOKEN] for row in batch])
+
+    def example_view(self, x, index):
+        tokens = [int(t) for t in x[[index]].tokens]
+        shown = " ".join(map(str, tokens[:TOKENS_SHOWN])) + (" …" if len(tokens) > TOKENS_SHOWN else "")
+        return {"text": f"word indices: {shown} ({len(tokens)} tokens)"}
 
 
 KIND = TokenSequences()

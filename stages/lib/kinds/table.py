@@ -4,8 +4,12 @@ import re
 import numpy as np
 import pandas as pd
 
+from stages.lib import paths
 from stages.lib.features import MISSING_CATEGORY, affine, fill_missing, make_scaler, scaler_statistics
-from stages.lib.kinds.base import Kind
+from stages.lib.io import sha256_of_arrays, write_parquet
+from stages.lib.kinds.base import Kind, raw_file, read_labels, read_raw_parquet, write_labels
+
+TABLE_COLUMNS = 12  # the model card shows a row's first columns
 
 KNN_NOT_SERVABLE = ("export of vectorize.imputation: knn is not supported: KNN imputation needs the training rows "
                     "at serving time; set vectorize.imputation: median")
@@ -97,6 +101,11 @@ class TableFeatures:
         return statistics
 
 
+def _hashes(x: pd.DataFrame) -> np.ndarray:
+    """One uint64 per row, from the row's values only."""
+    return pd.util.hash_pandas_object(x, index=False).to_numpy()
+
+
 def _json_value(value):
     if isinstance(value, str):
         return value
@@ -124,6 +133,25 @@ def _column_value(value, dtype: str, where: str):
 
 class Table(Kind):
     name, input = "table", "columns"
+
+    def write_raw(self, directory, x, y):
+        write_parquet(raw_file(directory, paths.RAW_TABLE), x)
+        write_labels(directory, y)
+
+    def read_raw(self, directory):
+        return read_raw_parquet(raw_file(directory, paths.RAW_TABLE)), read_labels(directory)
+
+    def take(self, x, indices):
+        return x.iloc[indices].reset_index(drop=True)
+
+    def row_hashes(self, x):
+        return np.array([f"{h:016x}" for h in _hashes(x)])
+
+    def content_hash(self, x, y):
+        return sha256_of_arrays(_hashes(x), y)
+
+    def shape_and_dtype(self, x):
+        return {"example_shape": [], "dtype": None}
 
     def schema_check(self, raw, x, value_range):
         import great_expectations.expectations as gxe
@@ -230,6 +258,13 @@ class Table(Kind):
     def as_raw(self, batch, spec):
         """A served batch back under its column names, as collect writes tables."""
         return pd.DataFrame({c["column"]: batch[c["input"]] for c in spec["columns"]})
+
+    def example_view(self, x, index):
+        from stages.lib.model_card import fmt
+
+        cells = [(str(column), "" if pd.isna(value) else fmt(value)) for column, value in x.iloc[index].items()]
+        more = len(cells) - TABLE_COLUMNS
+        return {"cells": cells[:TABLE_COLUMNS], "more": more if more > 0 else 0}
 
 
 KIND = Table()

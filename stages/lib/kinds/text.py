@@ -1,9 +1,18 @@
 """Texts: one string per example (a CSV column or a folder of .txt files per class)."""
+import hashlib
+
 import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
-from stages.lib.kinds.base import Kind
+from stages.lib import paths
+from stages.lib.io import sha256_of_arrays, write_parquet
+from stages.lib.kinds.base import Kind, raw_file, read_labels, read_raw_parquet, write_labels
+
+
+def normalize_text(texts) -> list:
+    """Case and whitespace folded: texts equal after this are near-duplicates."""
+    return [" ".join(str(t).lower().split()) for t in texts]
 
 
 def text_summary(x: np.ndarray) -> pd.DataFrame:
@@ -51,6 +60,27 @@ class TextFeatures:
 
 class Texts(Kind):
     name, input = "text", "text"
+
+    def write_raw(self, directory, x, y):
+        write_parquet(raw_file(directory, paths.RAW_TEXTS), pd.DataFrame({"text": x.astype(str)}))
+        write_labels(directory, y)
+
+    def read_raw(self, directory):
+        texts = read_raw_parquet(raw_file(directory, paths.RAW_TEXTS))["text"].to_numpy(dtype=object)
+        return texts, read_labels(directory)
+
+    def row_hashes(self, x):
+        """Texts are hashed after folding case and whitespace, so near-duplicates hash alike."""
+        return np.array([hashlib.sha256(text.encode()).hexdigest() for text in normalize_text(x)])
+
+    def content_hash(self, x, y):
+        """Of the texts exactly as collected."""
+        encoded = [text.encode() for text in x]
+        return sha256_of_arrays(np.frombuffer(b"".join(encoded), dtype=np.uint8),
+                                np.array([len(e) for e in encoded]), y)
+
+    def shape_and_dtype(self, x):
+        return {"example_shape": [], "dtype": None}
 
     def schema_check(self, raw, x, value_range):
         import great_expectations.expectations as gxe
