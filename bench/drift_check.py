@@ -19,9 +19,8 @@ from clone import ROOT
 
 sys.path.insert(0, str(ROOT))
 from stages.lib import paths  # noqa: E402
-from stages.lib.artifacts import read_raw  # noqa: E402
 from stages.lib.export import as_instances, raw_batch  # noqa: E402
-from stages.lib.kinds import kind_of  # noqa: E402
+from stages.lib.kinds import kind_of, read_raw  # noqa: E402
 
 
 def shifted(instances: list, kind: str) -> list:

@@ -87,7 +87,7 @@ print(json.dumps({{"seconds": time.perf_counter() - start, "peak_mb": peak_mb()}
 
 BARE_FIT = """
 import numpy as np
-from stages.lib.artifacts import read_raw
+from stages.lib.kinds import read_raw
 from stages.lib.io import read_json
 import keras
 from keras import layers

@@ -26,9 +26,8 @@ from clone import ROOT, tiny
 
 sys.path.insert(0, str(ROOT))
 from stages.lib import paths  # noqa: E402
-from stages.lib.artifacts import read_raw  # noqa: E402
 from stages.lib.export import as_instances, raw_batch  # noqa: E402
-from stages.lib.kinds import kind_of  # noqa: E402
+from stages.lib.kinds import kind_of, read_raw  # noqa: E402
 from stages.lib.serving import free_port, wait_until_serving  # noqa: E402
 
 

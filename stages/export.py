@@ -9,13 +9,13 @@ import os
 import numpy as np
 
 from stages.lib import paths
-from stages.lib.artifacts import read_features, read_raw
+from stages.lib.artifacts import read_features
 from stages.lib.environment import record
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.export import (check_parity, inference_model, load_preprocessing, output_gaps, output_scale, raw_batch,
                                write_export)
 from stages.lib.io import atomic_dir, read_json, write_json
-from stages.lib.kinds import kind_of
+from stages.lib.kinds import kind_of, read_raw
 from stages.lib.models import load_model
 from stages.lib.params import load_params
 from stages.lib.task import read_task

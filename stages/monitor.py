@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 
 from stages.lib import paths
-from stages.lib.artifacts import read_raw
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.export import raw_batch
 from stages.lib.io import read_json, write_json
-from stages.lib.kinds import kind_of
+from stages.lib.kinds import kind_of, read_raw
 from stages.lib.monitoring import as_raw, measure_drift, predicted_labels
 from stages.lib.params import load_params
 from stages.lib.serving import BadRequest, load_saved_model, parse_request, read_signature

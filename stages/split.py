@@ -1,8 +1,8 @@
 """split: the evaluation protocol (holdout, K-fold, iterated K-fold), seeded and stratified, or time-ordered."""
 from stages.lib import paths
-from stages.lib.artifacts import read_raw
 from stages.lib.errors import run_stage
 from stages.lib.io import read_json, write_json
+from stages.lib.kinds import read_raw
 from stages.lib.params import load_params
 from stages.lib.splitting import make_split
 

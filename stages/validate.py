@@ -1,10 +1,10 @@
 """validate: Great Expectations on the raw data and the splits; a failure stops the pipeline, what is
 reported only (drift in a time-ordered split) is printed and kept in the results."""
 from stages.lib import paths
-from stages.lib.artifacts import read_raw
 from stages.lib.datasets import dataset_spec, expected_classes, value_range
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.io import atomic_dir, read_json, write_json
+from stages.lib.kinds import read_raw
 from stages.lib.params import load_params
 from stages.lib.splitting import check_split_file
 from stages.lib.validation import blocking, build_checks, failure_message, report_message, run_checks, summary_metrics

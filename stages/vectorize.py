@@ -2,11 +2,11 @@
 from pathlib import Path
 
 from stages.lib import paths
-from stages.lib.artifacts import read_raw, write_features
+from stages.lib.artifacts import write_features
 from stages.lib.errors import run_stage
 from stages.lib.export import preprocessing_model
 from stages.lib.io import atomic_dir, read_json, save_keras_model, write_json
-from stages.lib.kinds import kind_of
+from stages.lib.kinds import kind_of, read_raw
 from stages.lib.params import load_params
 from stages.lib.splitting import check_split_file
 

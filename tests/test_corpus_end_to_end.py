@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from stages.lib import paths
-from stages.lib.artifacts import read_raw
 from stages.lib.export import as_instances, raw_batch
+from stages.lib.kinds import read_raw
 from tests import corpus
 from tests.conftest import copy_pipeline
 from tests.test_model_card import assert_the_card_shows_the_headline

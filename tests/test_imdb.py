@@ -10,8 +10,9 @@ from scipy.sparse import issparse
 
 from stages import collect, split, validate, vectorize
 from stages.lib import datasets, paths
-from stages.lib.artifacts import read_features, read_raw
+from stages.lib.artifacts import read_features
 from stages.lib.errors import PipelineError
+from stages.lib.kinds import read_raw
 from stages.lib.sequences import Sequences
 from stages.lib.sources import sha256_of_file
 from tests.conftest import with_changes, write_params

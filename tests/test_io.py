@@ -83,7 +83,7 @@ def test_hashes_identify_content():
 
 
 def test_raw_data_is_read_by_the_kind_its_manifest_names(tmp_path):
-    from stages.lib.artifacts import read_raw
+    from stages.lib.kinds import read_raw
 
     write_npz(tmp_path / "examples.npz", images=np.zeros((2, 3)))
     with pytest.raises(PipelineError, match="manifest.json is missing"):

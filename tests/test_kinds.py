@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from stages.lib import kinds, paths
-from stages.lib.artifacts import read_raw
 from stages.lib.datasets import DATASETS, deduplicate, manifest, stratified_sample
 from stages.lib.io import read_json, write_json
+from stages.lib.kinds import read_raw
 from stages.lib.kinds.base import Kind
 from stages.lib.params import load_params
 from tests.conftest import THREE_CLASSES, holdout_split

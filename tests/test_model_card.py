@@ -12,7 +12,6 @@ from stages.lib import model_card, paths
 from stages.lib.evaluation import predictions_frame, task_scores
 from stages.lib.intervals import with_interval
 from stages.lib.io import write_csv, write_json
-from stages.lib.kinds.base import TEXT_CHARACTERS
 from stages.lib.plots import image_png
 from stages.lib.sequences import Sequences
 from stages.lib.task import define_task
@@ -202,7 +201,7 @@ def test_worst_examples_are_drawn_quoted_or_shown_as_rows(tmp_path):
     quotes = re.findall(r"<blockquote>(.*?)</blockquote>", card(tmp_path / "text"))
     assert len(quotes) == model_card.WORST_EXAMPLES
     assert all(len(q.replace("&lt;", "<").replace("&gt;", ">").replace("&#34;", '"')) <=
-               TEXT_CHARACTERS + 2 for q in quotes)
+               model_card.TEXT_CHARACTERS + 2 for q in quotes)
     write_reports(tmp_path / "table", "table", n_classes=2)
     page = card(tmp_path / "table")
     assert page.count("<th>radius</th><th>city</th>") == model_card.WORST_EXAMPLES

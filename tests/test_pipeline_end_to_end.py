@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from stages.lib import paths, pr_report, serving
-from stages.lib.artifacts import read_raw
 from stages.lib.export import as_instances, raw_batch
 from stages.lib.io import read_npz
+from stages.lib.kinds import read_raw
 from stages.lib.models import load_model
 from tests.conftest import built_once, copied_repo, copy_pipeline
 from tests.test_model_card import assert_the_card_shows_the_headline

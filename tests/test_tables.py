@@ -8,8 +8,8 @@ import pytest
 
 from stages import collect
 from stages.lib import paths
-from stages.lib.artifacts import read_raw
 from stages.lib.errors import PipelineError
+from stages.lib.kinds import read_raw
 from stages.lib.params import load_params
 from stages.lib.tables import column_roles, infer_problem
 from tests.conftest import with_changes, write_params

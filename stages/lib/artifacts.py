@@ -1,5 +1,4 @@
-"""Reading the raw examples collect wrote (each kind writes and reads its own files), and writing and
-reading the features vectorize makes of them."""
+"""Writing and reading the features vectorize makes (the raw examples: stages.lib.kinds.read_raw)."""
 from pathlib import Path
 
 import numpy as np
@@ -7,14 +6,7 @@ from scipy.sparse import csr_matrix, issparse
 
 from stages.lib import paths
 from stages.lib.errors import PipelineError
-from stages.lib.io import read_json, read_npz, write_npz
-from stages.lib.kinds import kind_of
-
-
-def read_raw(directory=paths.RAW_DIR):
-    """(x, y) as collect wrote them, read by the kind its manifest names: an array, Sequences, a table frame
-    or an array of texts."""
-    return kind_of(read_json(Path(directory) / Path(paths.RAW_MANIFEST).name)).read_raw(directory)
+from stages.lib.io import read_npz, write_npz
 
 
 def write_features(path, x, y: np.ndarray) -> None:

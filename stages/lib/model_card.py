@@ -18,12 +18,14 @@ import pandas as pd
 from stages.lib import environment, paths
 from stages.lib.errors import PipelineError
 from stages.lib.intervals import with_interval
-from stages.lib.kinds import kind_named
+from stages.lib.kinds import kind_named, read_raw
 from stages.lib.task import Task, read_task
 
 TEMPLATE = "model_card.html.j2"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 WORST_EXAMPLES = 6
+TEXT_CHARACTERS = 300  # a quoted text is cut after this many characters
+TABLE_COLUMNS = 12  # a table row shows its first columns
 # The stages whose results the card shows, for the dvc.lock check (their upstream stages come with them).
 SHOWN_STAGES = ("evaluate", "export", "optimize", "studies")
 PROTOCOL_NAMES = {"kfold": "K-fold", "iterated_kfold": "iterated K-fold"}
@@ -272,6 +274,21 @@ def worst_examples(task: Task, predictions: pd.DataFrame, count: int = WORST_EXA
     return ranked.sort_values(["right", "measure"], kind="stable").head(count)
 
 
+def shown(view: dict) -> dict:
+    """An example as the data's kind views it (Kind.example_view), laid out for the page: an image drawn
+    inline, a text cut, a table row's first columns with their values as the card prints numbers."""
+    if "pixels" in view:
+        from stages.lib.plots import image_png
+
+        return {"image": data_uri(image_png(view["pixels"]))}
+    if "text" in view:
+        text = view["text"]
+        return {"text": text if len(text) <= TEXT_CHARACTERS else text[:TEXT_CHARACTERS] + " …"}
+    cells = [(str(column), "" if pd.isna(value) else fmt(value)) for column, value in view["cells"]]
+    more = len(cells) - TABLE_COLUMNS
+    return {"cells": cells[:TABLE_COLUMNS], "more": more if more > 0 else 0}
+
+
 def describe_worst(task: Task, predictions: pd.DataFrame, names: dict, kind: str, x) -> list:
     rows = []
     for _, example in worst_examples(task, predictions).iterrows():
@@ -282,7 +299,7 @@ def describe_worst(task: Task, predictions: pd.DataFrame, names: dict, kind: str
         else:
             outcome = (f"actual {names[int(example['actual'])]}, predicted {names[int(example['predicted'])]}; "
                        f"probability given to the actual class {float(example['measure']):.3f}")
-        view = kind_named(kind).example_view(x, index) if x is not None and index < len(x) else {}
+        view = shown(kind_named(kind).example_view(x, index)) if x is not None and index < len(x) else {}
         rows.append({"example": index, "outcome": outcome, "image": None, "text": None, "cells": None, "more": 0,
                      **view})
     return rows
@@ -451,7 +468,6 @@ def _figure(path: Path) -> Optional[str]:
 
 def gather(root: Path = Path(".")) -> dict:
     """Everything the card shows, read from the pipeline's files under `root`."""
-    from stages.lib.artifacts import read_raw
     from stages.lib.io import read_json
 
     root = Path(root)

@@ -1,7 +1,11 @@
 """The data kinds, one module each behind one interface (stages/lib/kinds/base.py). The rest of the code
 asks this registry for a kind instead of switching on its name; a new kind is one module and one line here.
 """
+from pathlib import Path
+
+from stages.lib import paths
 from stages.lib.errors import PipelineError
+from stages.lib.io import read_json
 from stages.lib.kinds import images, sequences, table, text
 
 KINDS = {kind.name: kind for kind in (images.KIND, sequences.KIND, table.KIND, text.KIND)}
@@ -18,6 +22,12 @@ def kind_named(name: str):
 def kind_of(raw: dict):
     """The kind of the raw data that collect's manifest `raw` describes."""
     return kind_named(raw["kind"])
+
+
+def read_raw(directory=paths.RAW_DIR):
+    """(x, y) as collect wrote them, read by the kind its manifest names: an array, Sequences, a table frame
+    or an array of texts."""
+    return kind_of(read_json(Path(directory) / Path(paths.RAW_MANIFEST).name)).read_raw(directory)
 
 
 def kind_of_input(spec: dict):

@@ -9,8 +9,6 @@ from stages.lib import paths
 from stages.lib.errors import PipelineError
 from stages.lib.io import read_npz, sha256_of_arrays, write_npz
 
-TEXT_CHARACTERS = 300  # the model card cuts a quoted example after this many characters
-
 
 class Kind:
     """How one kind of raw data (as collect writes it) is validated, vectorized, exported, served and monitored.
@@ -108,10 +106,10 @@ class Kind:
 
     # the model card
     def example_view(self, x, index: int) -> dict:
-        """How the model card shows example `index`: {"text": ...} quoted, {"image": data URI} drawn, or
-        {"cells": [(column, value)], "more": columns left out} as a table row. By default, quoted and cut."""
-        text = " ".join(str(x[index]).split())
-        return {"text": text if len(text) <= TEXT_CHARACTERS else text[:TEXT_CHARACTERS] + " …"}
+        """What the model card shows of example `index`: {"text": str} quoted, {"pixels": array} drawn, or
+        {"cells": [(column, value)]} as a table row (model_card.shown lays it out). By default, the example
+        as text."""
+        return {"text": " ".join(str(x[index]).split())}
 
 
 def raw_file(directory, path: str) -> Path:

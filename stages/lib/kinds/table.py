@@ -9,8 +9,6 @@ from stages.lib.features import MISSING_CATEGORY, affine, fill_missing, make_sca
 from stages.lib.io import sha256_of_arrays, write_parquet
 from stages.lib.kinds.base import Kind, raw_file, read_labels, read_raw_parquet, write_labels
 
-TABLE_COLUMNS = 12  # the model card shows a row's first columns
-
 KNN_NOT_SERVABLE = ("export of vectorize.imputation: knn is not supported: KNN imputation needs the training rows "
                     "at serving time; set vectorize.imputation: median")
 
@@ -260,11 +258,7 @@ class Table(Kind):
         return pd.DataFrame({c["column"]: batch[c["input"]] for c in spec["columns"]})
 
     def example_view(self, x, index):
-        from stages.lib.model_card import fmt
-
-        cells = [(str(column), "" if pd.isna(value) else fmt(value)) for column, value in x.iloc[index].items()]
-        more = len(cells) - TABLE_COLUMNS
-        return {"cells": cells[:TABLE_COLUMNS], "more": more if more > 0 else 0}
+        return {"cells": list(x.iloc[index].items())}
 
 
 KIND = Table()
