@@ -8,6 +8,7 @@ import pytest
 
 from stages.lib import kinds, paths
 from stages.lib.datasets import DATASETS, deduplicate, manifest, stratified_sample
+from stages.lib.errors import PipelineError
 from stages.lib.io import read_json, write_json
 from stages.lib.kinds import read_raw
 from stages.lib.kinds.base import Kind
@@ -167,3 +168,12 @@ def test_the_model_card_shows_the_worst_examples_as_the_kind_views_them(duration
     predictions = predictions_frame(THREE_CLASSES, test, y[test], wrong)
     rows = describe_worst(THREE_CLASSES, predictions, {c: str(c) for c in range(3)}, "durations", read_raw()[0])
     assert rows and all(row["text"] == "{} min {} s".format(*divmod(int(x[row["example"]]), 60)) for row in rows)
+
+
+def test_an_unknown_kind_or_served_input_is_a_one_line_error_naming_what_to_rebuild():
+    with pytest.raises(PipelineError, match=r"data of kind 'audio' is not supported \(known: \['images', "
+                                            r"'sequences', 'table', 'text'\]\): rebuild the raw data with `dvc repro collect`"):
+        kinds.kind_of({"kind": "audio"})
+    with pytest.raises(PipelineError, match=r"no data kind takes the input 'waveform': re-export the model with "
+                                            r"`dvc repro export`"):
+        kinds.kind_of_input({"name": "waveform"})

@@ -107,6 +107,10 @@ def batches(xy, batch_size: int, shuffle_seed=None):
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+# (history column, "max" or "min"): the validation loss, lower is better.
+VALIDATION_LOSS = ("val_loss", "min")
+
+
 def stopping_metric(task: Task) -> tuple:
     """(history column, "max" or "min"): what early stopping watches and keeps the best epoch of. The task's
     primary metric on validation when training computes it (accuracy, mae), else the validation loss (a
@@ -118,7 +122,7 @@ def stopping_metric(task: Task) -> tuple:
     """
     if task.primary_metric == task.training_metric:
         return f"val_{task.primary_metric}", "max" if task.greater_is_better else "min"
-    return "val_loss", "min"
+    return VALIDATION_LOSS
 
 
 def epoch_rank(values: dict, monitor: tuple) -> tuple:
@@ -170,7 +174,7 @@ def train(model, train_xy, validation_xy, epochs: int, batch_size: int, seed: in
     """
     callbacks = list(callbacks)
     if patience and validation_xy is not None:
-        callbacks.append(early_stopping(monitor or ("val_loss", "min"), patience))
+        callbacks.append(early_stopping(monitor or VALIDATION_LOSS, patience))
     history = model.fit(batches(train_xy, batch_size, seed), epochs=epochs, shuffle=False, callbacks=callbacks,
                         verbose=verbose,
                         validation_data=None if validation_xy is None else batches(validation_xy, batch_size))

@@ -13,12 +13,12 @@ from scipy.sparse import issparse
 
 from stages.lib import markdown
 from stages.lib.errors import PipelineError
-from stages.lib.models import best_epoch
+from stages.lib.models import VALIDATION_LOSS, best_epoch
 from stages.lib.task import Task
 
 
 # Chapter 5 reads everything off the validation loss curve, early stopping included.
-LOSS_CURVE = ("val_loss", "min")
+LOSS_CURVE = VALIDATION_LOSS
 
 
 @dataclass(frozen=True)
