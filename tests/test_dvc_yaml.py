@@ -65,6 +65,17 @@ def test_every_stage_declares_the_code_it_runs():
         assert not missing, f"{name} misses deps {missing}"
 
 
+def test_no_stage_declares_code_it_does_not_run():
+    """An edit to a module a stage does not import must not re-run that stage."""
+    for name, stage in PIPELINE.items():
+        module_name = name.partition("@")[0]
+        needed = project_imports(ROOT / "stages" / f"{module_name}.py") | {f"stages/{module_name}.py"}
+        code = {dep for dep in declared(stage, "deps")  # modules and packages; templates are read, not imported
+                if dep.startswith("stages/") and (dep.endswith(".py") or "." not in Path(dep).name)}
+        unused = {dep for dep in code if not any(path == dep or path.startswith(dep + "/") for path in needed)}
+        assert not unused, f"{name} declares deps it does not import: {unused}"
+
+
 def test_every_artifact_path_is_declared():
     everything = set()
     for stage in PIPELINE.values():

@@ -8,6 +8,7 @@ import numpy as np
 from stages.lib.errors import PipelineError
 
 MISSING_CATEGORY = "missing"
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # the largest magnitude a float32 feature can hold
 
 
 def fill_missing(values):

@@ -17,32 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from stages.lib.bad_request import BadRequest, show
 from stages.lib.errors import PipelineError
 from stages.lib.kinds import kind_of_input
 
 VERSION = "1"
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 SERVER_FAULT = "internal server error; the server's log has the details"
-
-
-class BadRequest(Exception):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
-
-
-def show(value, limit: int = 60) -> str:
-    """A client's value in a message, cut short: it may be megabytes long."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def check_utf8(text: str, where: str) -> str:
-    try:
-        text.encode("utf-8")  # JSON's "\ud800" escapes give lone surrogates, which no model input can hold
-    except UnicodeEncodeError:
-        raise BadRequest(f"{where} holds a lone surrogate (\\ud800-\\udfff): send valid Unicode") from None
-    return text
 
 
 def parse_request(body: bytes, signature: dict, max_batch: int):

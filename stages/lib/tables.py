@@ -10,14 +10,13 @@ import numpy as np
 import pandas as pd
 
 from stages.lib.errors import PipelineError
+from stages.lib.features import FLOAT32_MAX
 from stages.lib.sources import sha256_of_file
 
 # A numeric target with more distinct values than this (or any non-integer value) is a regression target.
 MAX_CLASSES_FOR_AUTO = 20
 # A column whose values are at least this share numbers is meant to be numeric: its other values are typos.
 MOSTLY_NUMBERS = 0.9
-# The largest magnitude the models' float32 features can hold.
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 # collect.table.exclude: auto. A column with fewer distinct values than this is never taken for an id or free text.
 MIN_DISTINCT_FOR_ID = 20
 # A text column with at least this many distinct values per present value is free text or an id:

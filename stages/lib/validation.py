@@ -5,67 +5,17 @@ rather than on one column per pixel, which keeps validation fast at MNIST scale.
 """
 import os
 import re
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from stages.lib.checks import HINTS, Check
 from stages.lib.drift import split_drift
 from stages.lib.kinds import kind_of
 from stages.lib.splitting import split_members, training_and_compared
 from stages.lib.web_assets import make_data_docs_offline
-
-
-@dataclass
-class Check:
-    """A derived frame, the expectations it must meet, and the columns that name a bad row."""
-
-    name: str
-    frame: pd.DataFrame
-    expectations: list = field(default_factory=list)
-    index_columns: list = field(default_factory=list)
-
-
-# What to do when an expectation fails, stored as its GX `notes` (Data Docs show them): each names the
-# params key that relaxes the check, or says that none does.
-FIX_COLLECT = "rebuild the raw data with `dvc repro collect` (no params key relaxes this)"
-HINTS = {
-    "empty_column": "a column without values: drop it or exclude it with collect.table.exclude",
-    "role": "a column whose values do not fit its role: set it in collect.table.numeric or collect.table.categorical",
-    "empty_text": "an empty text: remove it from the file in collect.text.path (no params key relaxes this)",
-    "images": f"the images differ from the published dataset: {FIX_COLLECT}",
-    "sequences": f"the token sequences differ from what collect writes: {FIX_COLLECT}",
-    "token_range": "token ids outside 0..collect.imdb.num_words - 1: the raw data was encoded with other collect.imdb "
-                   "settings; rebuild it with `dvc repro collect`",
-    "labels": f"the labels differ from the dataset's classes: {FIX_COLLECT}",
-    "finite_target": "a regression target that is not a finite number: fix or remove that row in collect.table.path "
-                     "(no params key relaxes this)",
-    "class_count": "a class is absent from a split: keep split.shuffle: true (stratified splits), use fewer "
-                   "split.folds or a larger split.test_fraction",
-    "class_gap": "a split's class proportions differ from the whole's: keep split.shuffle: true (stratified splits) "
-                 "or raise validate.max_class_proportion_gap",
-    "leakage": "the same example sits in two splits: set collect.deduplicate: true so that repeats are dropped "
-               "before the split, and rerun collect and split",
-    "arrow_of_time": "validation or test data come before training data: rebuild the split with `dvc repro split`, "
-                     "or set collect.table.time_column: null if the order does not matter",
-    "target_leakage": "a column that alone predicts the target is likely derived from it: exclude it with "
-                      "collect.table.exclude, or raise validate.max_single_feature_score if it is legitimate",
-    "drift": "the feature's distribution differs from training: raise validate.max_js_divergence, or set "
-             "validate.drift: report to report drift without failing",
-    "drift_reported": "reported, not enforced: a time-ordered split compares the past with the future; set "
-                      "validate.drift: fail to enforce validate.max_js_divergence",
-    "time_index": "the column counts up with time by a fixed step (a row id or counter), so it only encodes the time "
-                  "order and a model would extrapolate it into the future: drop it, or exclude it with "
-                  "collect.table.exclude (or set validate.time_index: report)",
-    "time_index_reported": "reported, not enforced (validate.time_index: report): the column only encodes the time "
-                           "order; drop it, or exclude it with collect.table.exclude",
-    "out_of_range": "values outside the training range, where a model extrapolates: raise "
-                    "validate.max_out_of_range_share, or set it to null to report the shares without failing",
-    "out_of_range_reported": "reported, not enforced: values outside the training range, where a model extrapolates; "
-                             "set validate.max_out_of_range_share to fail above a share",
-}
 
 
 def class_proportions(y: np.ndarray, split: dict, classes) -> pd.DataFrame:
@@ -151,29 +101,6 @@ def time_index_columns(x: pd.DataFrame, numeric: list, time_column: str) -> pd.D
 def is_time_ordered(raw: dict, split: dict) -> bool:
     """Whether the split runs from past to future (split files older than the flag: a time column was set)."""
     return bool(split.get("time_ordered", bool(raw.get("time_column"))))
-
-
-def single_feature_scores(x: pd.DataFrame, y: np.ndarray, columns: dict, split: dict, problem: str,
-                          seed: int) -> pd.DataFrame:
-    """Target leakage: how well each column alone predicts the target, trained on the first fold's
-    training part and scored on its validation part (balanced accuracy, or R² for regression)."""
-    from sklearn.metrics import balanced_accuracy_score, r2_score
-    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
-
-    train, validation = (np.asarray(split["folds"][0][k]) for k in ("train", "validation"))
-    rows = []
-    for name in columns["numeric"] + columns["categorical"]:
-        column = x[name]
-        values = (column.astype("category").cat.codes.to_numpy(dtype=np.float64) if name in columns["categorical"]
-                  else column.to_numpy(dtype=np.float64)).reshape(-1, 1)
-        if problem == "regression":
-            model = DecisionTreeRegressor(min_samples_leaf=5, random_state=seed).fit(values[train], y[train])
-            score = r2_score(y[validation], model.predict(values[validation]))
-        else:
-            model = DecisionTreeClassifier(max_depth=4, random_state=seed).fit(values[train], y[train])
-            score = balanced_accuracy_score(y[validation], model.predict(values[validation]))
-        rows.append({"feature": name, "single_feature_score": score})
-    return pd.DataFrame(rows)
 
 
 def _enforced(enforce: bool, hint: str) -> dict:

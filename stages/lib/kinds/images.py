@@ -4,7 +4,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from stages.lib.features import affine, flatten, make_scaler, scaler_statistics
+from stages.lib.bad_request import BadRequest
+from stages.lib.checks import HINTS, Check
+from stages.lib.features import FLOAT32_MAX, affine, flatten, make_scaler, scaler_statistics
 from stages.lib.kinds.base import Kind
 
 
@@ -58,8 +60,6 @@ class Images(Kind):
     def schema_check(self, raw, x, value_range):
         import great_expectations.expectations as gxe
 
-        from stages.lib.validation import HINTS, Check
-
         low, high = value_range
         notes = HINTS["images"]
         return Check("schema_and_ranges", feature_summary(x), [
@@ -95,8 +95,6 @@ class Images(Kind):
 
     def parse(self, instances, spec):
         """Every instance a nested list of finite numbers of exactly the input's shape."""
-        from stages.lib.serving import FLOAT32_MAX, BadRequest
-
         shape = spec["shape"]
         for index, instance in enumerate(instances):
             try:

@@ -3,6 +3,8 @@ import numpy as np
 import pandas as pd
 
 from stages.lib import paths
+from stages.lib.bad_request import BadRequest
+from stages.lib.checks import HINTS, Check
 from stages.lib.io import sha256_of_arrays, write_npz
 from stages.lib.kinds.base import Kind, raw_file, read_raw_arrays
 from stages.lib.sequences import Sequences
@@ -68,8 +70,6 @@ class TokenSequences(Kind):
     def schema_check(self, raw, x, value_range):
         import great_expectations.expectations as gxe
 
-        from stages.lib.validation import HINTS, Check
-
         low, high = value_range
         return Check("schema_and_ranges", sequence_summary(x), [
             gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["i", "u"], notes=HINTS["sequences"]),
@@ -109,8 +109,6 @@ class TokenSequences(Kind):
 
     def parse(self, instances, spec):
         """Every instance a non-empty list of integer ids from 1 to the input's max_token."""
-        from stages.lib.serving import BadRequest
-
         max_token = spec["max_token"]
         for index, instance in enumerate(instances):
             if not isinstance(instance, list) or not instance:

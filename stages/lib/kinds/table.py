@@ -5,7 +5,9 @@ import numpy as np
 import pandas as pd
 
 from stages.lib import paths
-from stages.lib.features import MISSING_CATEGORY, affine, fill_missing, make_scaler, scaler_statistics
+from stages.lib.bad_request import BadRequest, check_utf8, show
+from stages.lib.checks import HINTS, Check
+from stages.lib.features import FLOAT32_MAX, MISSING_CATEGORY, affine, fill_missing, make_scaler, scaler_statistics
 from stages.lib.io import sha256_of_arrays, write_parquet
 from stages.lib.kinds.base import Kind, raw_file, read_labels, read_raw_parquet, write_labels
 
@@ -111,8 +113,6 @@ def _json_value(value):
 
 
 def _column_value(value, dtype: str, where: str):
-    from stages.lib.serving import FLOAT32_MAX, BadRequest, check_utf8, show
-
     if dtype == "float32":
         if value is None or (isinstance(value, float) and value != value):  # null or NaN: missing
             return np.nan
@@ -127,6 +127,29 @@ def _column_value(value, dtype: str, where: str):
     if not isinstance(value, (str, int, float)):
         raise BadRequest(f"{where}: {show(value)} is not a category (send a string, or null when missing)")
     return check_utf8(value, where) if isinstance(value, str) else str(value)
+
+
+def single_feature_scores(x: pd.DataFrame, y: np.ndarray, columns: dict, split: dict, problem: str,
+                          seed: int) -> pd.DataFrame:
+    """Target leakage: how well each column alone predicts the target, trained on the first fold's
+    training part and scored on its validation part (balanced accuracy, or R² for regression)."""
+    from sklearn.metrics import balanced_accuracy_score, r2_score
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    train, validation = (np.asarray(split["folds"][0][k]) for k in ("train", "validation"))
+    rows = []
+    for name in columns["numeric"] + columns["categorical"]:
+        column = x[name]
+        values = (column.astype("category").cat.codes.to_numpy(dtype=np.float64) if name in columns["categorical"]
+                  else column.to_numpy(dtype=np.float64)).reshape(-1, 1)
+        if problem == "regression":
+            model = DecisionTreeRegressor(min_samples_leaf=5, random_state=seed).fit(values[train], y[train])
+            score = r2_score(y[validation], model.predict(values[validation]))
+        else:
+            model = DecisionTreeClassifier(max_depth=4, random_state=seed).fit(values[train], y[train])
+            score = balanced_accuracy_score(y[validation], model.predict(values[validation]))
+        rows.append({"feature": name, "single_feature_score": score})
+    return pd.DataFrame(rows)
 
 
 class Table(Kind):
@@ -154,8 +177,6 @@ class Table(Kind):
     def schema_check(self, raw, x, value_range):
         import great_expectations.expectations as gxe
 
-        from stages.lib.validation import HINTS, Check
-
         return Check("schema_and_ranges", table_summary(x, raw["columns"]), [
             gxe.ExpectColumnValuesToBeBetween(column="missing_share", max_value=0.999999, notes=HINTS["empty_column"]),
             gxe.ExpectColumnPairValuesToBeInSet(column_A="role", column_B="kind", value_pairs_set=[
@@ -164,8 +185,6 @@ class Table(Kind):
 
     def extra_checks(self, raw, x, y, split, settings, seed):
         import great_expectations.expectations as gxe
-
-        from stages.lib.validation import HINTS, Check, single_feature_scores
 
         scores = single_feature_scores(x, y, raw["columns"], split, raw["problem"], seed)
         return [Check("target_leakage", scores, [
@@ -232,8 +251,6 @@ class Table(Kind):
     def parse(self, instances, spec):
         """Every instance a JSON object with a value (or null) for every column; the columns collect left
         out of the features (ids, names, the time column) may be present and are not read."""
-        from stages.lib.serving import BadRequest, show
-
         columns = spec["columns"]
         known = {c["column"] for c in columns} | set(spec.get("ignored", []))
         values = {c["input"]: [] for c in columns}

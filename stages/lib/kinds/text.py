@@ -6,6 +6,8 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 
 from stages.lib import paths
+from stages.lib.bad_request import BadRequest, check_utf8
+from stages.lib.checks import HINTS, Check
 from stages.lib.io import sha256_of_arrays, write_parquet
 from stages.lib.kinds.base import Kind, raw_file, read_labels, read_raw_parquet, write_labels
 
@@ -85,8 +87,6 @@ class Texts(Kind):
     def schema_check(self, raw, x, value_range):
         import great_expectations.expectations as gxe
 
-        from stages.lib.validation import HINTS, Check
-
         return Check("schema_and_ranges", text_summary(x), [
             gxe.ExpectColumnValuesToBeBetween(column="length", min_value=1, notes=HINTS["empty_text"]),
         ], ["example"])
@@ -111,8 +111,6 @@ class Texts(Kind):
         return np.array([str(text) for text in x], dtype=object)
 
     def parse(self, instances, spec):
-        from stages.lib.serving import BadRequest, check_utf8
-
         for index, instance in enumerate(instances):
             if not isinstance(instance, str):
                 raise BadRequest(f"instance {index} is not a string: send one text per instance")
