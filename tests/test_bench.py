@@ -16,8 +16,8 @@ from tests.conftest import ROOT, built_once, copied_repo
 NUMBER = r"[\d.]+"
 
 
-def load_clone_module():
-    spec = importlib.util.spec_from_file_location("bench_clone", ROOT / "bench" / "clone.py")
+def load_bench_module(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -45,7 +45,7 @@ def assert_lines(output: str, *patterns: str) -> None:
 
 
 def test_tiny_params_are_valid_params_and_keep_the_changes(tmp_path, monkeypatch):
-    clone = load_clone_module()
+    clone = load_bench_module("clone")
     monkeypatch.setenv("UWF_BENCH_TINY", "1")
     changes = {"task": {"dataset": "table"}, "collect": {"table": {"target": "progression"}}}
     path = tmp_path / "params.yaml"
@@ -131,6 +131,32 @@ def test_pipeline_timing_on_a_few_stages():
                  rf"  all 2 stages: {NUMBER} = {NUMBER} \+ -?{NUMBER}",
                  rf"small table \(344 rows, 3 classes\), cold dvc repro split: median {NUMBER} s of \[{NUMBER}\] "
                  r"\(goal <= 120 s\)")
+
+
+def test_side_by_side_matches_lines_by_their_words_and_takes_medians():
+    side = load_bench_module("side_by_side")
+    runs = [side.figures("all 2 stages: 10.0 = 4.0 + 6.0\nold line 1"), side.figures("all 2 stages: 12.0 = 4.0 + 8.0"),
+            side.figures("all 2 stages: 11.0 = 4.0 + 7.0\nold line 1")]
+    assert side.medians(runs) == {"all # stages: # = # + #": [2, 11.0, 4.0, 7.0]}  # "old line" not in every run
+    after = {"all # stages: # = # + #": [2, 5.5, 4.0, 1.5], "new #": [3]}
+    assert side.side_by_side(side.medians(runs), after) == [
+        "all 2 stages: 11 -> 5.5 (x0.50) = 4 + 7 -> 1.5 (x0.21)", "new 3  (only after)"]
+
+
+@pytest.mark.pipeline
+def test_side_by_side_runs_a_benchmark_on_two_commits_and_cleans_up():
+    worktrees = subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True).stdout
+    output = bench("side_by_side.py", "HEAD", "HEAD", "--rounds", "1", "--", "pipeline_timing.py",
+                   "--first", "define_task", "--then", "define_task", "--no-stages", "--no-table")
+    assert_lines(output, r"pipeline_timing.py --first define_task .*: before HEAD, after HEAD, medians of 1 .*",
+                 rf"cold dvc repro define_task: median {NUMBER}( -> {NUMBER} \(x{NUMBER}\))? s of .*",
+                 rf"no-op dvc repro define_task: median .*")
+    assert subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], capture_output=True, text=True).stdout == worktrees
+
+
+def test_side_by_side_refuses_an_unknown_commit():
+    result = run_bench("side_by_side.py", "no-such-commit", "HEAD", "--", "pipeline_timing.py")
+    assert result.returncode == 1 and result.stderr.startswith("cannot check out 'no-such-commit': ")
 
 
 @pytest.mark.pipeline
