@@ -11,23 +11,28 @@ from stages.lib.intervals import cross_validated_intervals, with_interval
 from stages.lib.io import atomic_dir, save_keras_model, write_csv, write_json
 from stages.lib.models import (best_epoch, final_epochs, fit_candidate, fit_mlp, mean_history, select_candidate,
                                stopping_metric)
+from stages.lib.parallel import parallel_map
 from stages.lib.params import load_params
 from stages.lib.task import read_task
 
 
 def cross_validate(task, candidate, settings, seed) -> tuple:
-    """(validation scores per fold, (y, output) per fold, best epoch per fold, per-epoch mean history) of one candidate."""
+    """(validation scores per fold, (y, output) per fold, best epoch per fold, per-epoch mean history) of one candidate.
+
+    Candidates run side by side (parallel_map), so a fold prints one line when done rather than Keras' epoch lines.
+    """
     scores, outputs, best_epochs, histories = [], [], [], []
     for k in fold_numbers():
-        print(f"regularize: candidate {candidate.name}, fold {k}")
         validation = read_features("validation", k)
         model, history = fit_mlp(task, read_features("train", k), validation, settings, seed, candidate.units,
                                  l1=candidate.l1, l2=candidate.l2, dropout=candidate.dropout,
-                                 patience=candidate.early_stopping_patience)
+                                 patience=candidate.early_stopping_patience, verbose=0)
         outputs.append((validation[1], model.predict(validation[0], verbose=0)))
         scores.append({**task_scores(task, *outputs[-1]), "epochs_trained": len(history)})
         best_epochs.append(best_epoch(history, stopping_metric(task)))
         histories.append(history)
+        print(f"regularize: candidate {candidate.name}, fold {k}: {len(history)} epochs, validation "
+              f"{task.primary_metric} {scores[-1][task.primary_metric]:.4f}", flush=True)
     return scores, outputs, best_epochs, mean_history(histories)
 
 
@@ -37,8 +42,9 @@ def main() -> None:
     settings = params.regularize
     metric = task.primary_metric
     results, histories, epochs = {}, {}, {}
-    for candidate in settings.candidates:
-        scores, outputs, best_epochs, histories[candidate.name] = cross_validate(task, candidate, settings, params.seed)
+    cross_validated = parallel_map(cross_validate, [(task, c, settings, params.seed) for c in settings.candidates])
+    for candidate, (scores, outputs, best_epochs, histories[candidate.name]) in zip(settings.candidates,
+                                                                                   cross_validated):
         summary = fold_summary(scores)
         intervals = cross_validated_intervals(task, scores, outputs, params.seed)
         results[candidate.name] = {**{f"val_{k}_mean": v for k, v in summary["mean"].items()},

@@ -1,7 +1,8 @@
 """studies: chapter 5's experiments on the current task's features, each with its curves, plot and
 verdict, then one Markdown table of every claim (reports/studies.md).
 
-All of them run in one process, so TensorFlow starts once rather than once per study.
+They run side by side, one process per core (parallel_map), so TensorFlow starts once per core rather than once
+per study.
 """
 import pandas as pd
 
@@ -10,6 +11,7 @@ from stages.lib.artifacts import read_features
 from stages.lib.environment import record
 from stages.lib.errors import run_stage
 from stages.lib.io import atomic_dir, atomic_path, write_csv, write_json
+from stages.lib.parallel import parallel_map
 from stages.lib.params import load_params
 from stages.lib.plots import study_png
 from stages.lib.studies import Study, define_studies, run_study, summary_markdown, verdict_word
@@ -32,13 +34,19 @@ def write_study(study: Study, histories: dict, verdict: dict) -> dict:
     return verdict
 
 
+def run_named_study(name: str, task, settings, seed: int) -> tuple:
+    """run_study of the study called `name` on the first fold; a job for parallel_map, which cannot send a Study
+    (its verdict is a function) nor needs to send the features."""
+    return run_study(define_studies(settings)[name], task, read_features("train", 0), read_features("validation", 0),
+                     settings, seed)
+
+
 def main() -> None:
     params = load_params()
     task = read_task()
-    train, validation = read_features("train", 0), read_features("validation", 0)
-    studies = define_studies(params.study_settings).values()
-    verdicts = {study.name: write_study(study, *run_study(study, task, train, validation, params.study_settings,
-                                                          params.seed)) for study in studies}
+    studies = define_studies(params.study_settings)
+    outcomes = parallel_map(run_named_study, [(name, task, params.study_settings, params.seed) for name in studies])
+    verdicts = {name: write_study(studies[name], *outcome) for name, outcome in zip(studies, outcomes)}
     with atomic_path(paths.STUDIES_SUMMARY) as tmp:
         tmp.write_text(summary_markdown(params.task.dataset, verdicts))
     record("studies")

@@ -18,6 +18,10 @@ from stages.lib.task import Task, define_task
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Stages train in one process: pytest-xdist already keeps every core busy (stages/lib/parallel.py). The tests
+# of parallel runs set it back where they need it.
+os.environ.setdefault("UWF_JOBS", "1")
+
 
 @pytest.fixture
 def default_params() -> dict:

@@ -132,7 +132,8 @@ def test_summary_table_reports_each_verdict():
     assert "| capacity | Big overfits. | best_epoch_large 3 | **did not hold** |" in text
 
 
-def test_studies_stage_writes_every_study_s_curves_plot_and_verdict_and_the_summary(project, default_params):
+def test_studies_stage_writes_every_study_s_curves_plot_and_verdict_and_the_summary(project, default_params,
+                                                                                     monkeypatch):
     import json
 
     from stages import studies
@@ -162,6 +163,10 @@ def test_studies_stage_writes_every_study_s_curves_plot_and_verdict_and_the_summ
     rows = [line for line in (project / paths.STUDIES_SUMMARY).read_text().splitlines() if line.startswith("| ")]
     assert len(rows) == 1 + len(STUDIES)
     assert set(json.loads((project / paths.ENVIRONMENT).read_text())["stages"]) == {"studies"}
+    written = {path: path.read_bytes() for path in (project / "reports").rglob("*") if path.is_file()}
+    monkeypatch.setenv("UWF_JOBS", "2")  # the studies side by side: the same bytes as one after another
+    studies.main()
+    assert {path: path.read_bytes() for path in (project / "reports").rglob("*") if path.is_file()} == written
 
 
 def test_studies_that_change_features_are_not_applicable_to_sparse_text():

@@ -53,7 +53,7 @@ def make_optimizer(name: str, learning_rate: float):
     import keras
 
     return {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam,
-            "sgd": keras.optimizers.SGD}[name](learning_rate=learning_rate)
+            "sgd": keras.optimizers.SGD}[name](learning_rate=learning_rate, name=name)
 
 
 def build_model(n_features: int, task: Task, units, optimizer: str, learning_rate: float,
@@ -71,13 +71,15 @@ def build_model(n_features: int, task: Task, units, optimizer: str, learning_rat
     from keras import layers, regularizers
 
     regularizer = regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
-    model = keras.Sequential([keras.Input(shape=(n_features,), sparse=sparse)])
-    for width in units:
-        model.add(layers.Dense(width, activation="relu", kernel_regularizer=regularizer))
+    # Named, so that a saved model's bytes do not depend on how many models its process built before (Keras
+    # numbers unnamed layers per process: dense_7), nor on which process trained it (parallel.parallel_map).
+    model = keras.Sequential([keras.Input(shape=(n_features,), sparse=sparse, name="features")], name="mlp")
+    for number, width in enumerate(units, start=1):
+        model.add(layers.Dense(width, activation="relu", kernel_regularizer=regularizer, name=f"hidden_{number}"))
         if dropout:
-            model.add(layers.Dropout(dropout))
+            model.add(layers.Dropout(dropout, name=f"dropout_{number}"))
     model.add(layers.Dense(task.output_units, activation=task.last_layer_activation,
-                           bias_initializer=keras.initializers.Constant(output_bias)))
+                           bias_initializer=keras.initializers.Constant(output_bias), name="output"))
     metrics = [task.training_metric]
     if cross_entropy and not task.is_regression:
         kind = keras.metrics.BinaryCrossentropy if task.output_units == 1 else keras.metrics.SparseCategoricalCrossentropy
@@ -292,8 +294,9 @@ def with_target_units(model, task: Task, training, center: float, scale: float, 
     """The trained layers followed by y * scale + center, compiled like the original for further training."""
     import keras
 
-    scaled = keras.Sequential([keras.Input(shape=(model.input_shape[1],), sparse=sparse), *model.layers,
-                               keras.layers.Rescaling(scale, offset=center, name="target_units")])
+    scaled = keras.Sequential([keras.Input(shape=(model.input_shape[1],), sparse=sparse, name="features"),
+                               *model.layers, keras.layers.Rescaling(scale, offset=center, name="target_units")],
+                              name=model.name)
     scaled.compile(optimizer=make_optimizer(training.optimizer, training.learning_rate), loss=task.loss,
                    metrics=[task.training_metric], steps_per_execution=model.steps_per_execution)
     scaled.optimizer.build(scaled.trainable_variables)  # saved with its slots, so loading it warns of nothing
