@@ -37,3 +37,19 @@ def test_a_bad_uwf_jobs_is_refused_in_one_line(monkeypatch, value):
 def test_unset_uwf_jobs_means_every_available_core(monkeypatch):
     monkeypatch.delenv(JOBS_VARIABLE, raising=False)
     assert processes() == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("stage", ["stages.regularize", "stages.studies"])
+def test_a_stage_given_a_bad_uwf_jobs_stops_with_one_line_and_writes_nothing(project, monkeypatch, stage):
+    from stages.lib import paths
+    from stages.lib.io import write_json
+    from tests.conftest import THREE_CLASSES, run_module
+
+    write_json(project / paths.TASK, THREE_CLASSES.to_dict())
+    before = sorted(project.rglob("*"))
+    monkeypatch.setenv(JOBS_VARIABLE, "all")
+    result = run_module(stage, project)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: UWF_JOBS='all' is not a number of processes: set it to 1 or more, or unset it to use every core"]
+    assert sorted(project.rglob("*")) == before
