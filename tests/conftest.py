@@ -18,9 +18,9 @@ from stages.lib.task import Task, define_task
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Stages train in one process: pytest-xdist already keeps every core busy (stages/lib/parallel.py). The tests
-# of parallel runs set it back where they need it.
-os.environ.setdefault("UWF_JOBS", "1")
+# Stages train in one process, whatever the developer's shell says: pytest-xdist already keeps every core busy
+# (stages/lib/parallel.py), and the tests that compare parallel runs with serial ones need this serial baseline.
+os.environ["UWF_JOBS"] = "1"
 
 
 @pytest.fixture

@@ -80,6 +80,20 @@ def test_a_table_is_exported_with_imputation_indicators_scaling_and_one_hot(tmp_
                        trained.predict(preprocessor.transform(unseen), verbose=0), atol=1e-5)
 
 
+def test_columns_named_like_the_exported_model_s_layers_get_inputs_of_their_own(tmp_path):
+    from stages.lib.kinds.table import LAYER_NAMES
+    from stages.lib.models import build_model
+
+    assert build_model(2, THREE_CLASSES, [4], "rmsprop", 0.01).name in LAYER_NAMES
+    rng = np.random.default_rng(6)
+    x = pd.DataFrame({"mlp": rng.normal(size=40),
+                      "table_preprocessing": rng.choice(["a", "b"], size=40).astype(object)})
+    signature, _, _, gaps = export(tmp_path, TableFeatures(["mlp"], ["table_preprocessing"], "standard", "median", 5),
+                                   x, rng.integers(0, 3, 40), {"kind": "table"})
+    assert [c["input"] for c in signature["input"]["columns"]] == ["mlp_", "table_preprocessing_"]
+    assert max(gaps.values()) < 1e-5
+
+
 def test_a_table_with_knn_imputation_is_refused_with_the_fix():
     preprocessor = TableFeatures(["mean radius", "age"], ["city"], "standard", "knn", 3).fit(table(30, 5))
     with pytest.raises(PipelineError, match="vectorize.imputation: knn is not supported.*set vectorize.imputation: "

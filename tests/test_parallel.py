@@ -1,5 +1,7 @@
 """parallel_map: the jobs' results in order, from other processes, errors and UWF_JOBS as a user meets them."""
 import os
+import time
+from pathlib import Path
 
 import pytest
 
@@ -8,11 +10,17 @@ from stages.lib.errors import PipelineError
 from stages.lib.parallel import JOBS_VARIABLE, parallel_map, processes
 
 
-def test_two_processes_run_the_jobs_elsewhere_and_return_their_results_in_order(monkeypatch):
+def pid_after(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def test_two_processes_share_the_jobs_and_return_their_results_in_order(monkeypatch):
     monkeypatch.setenv(JOBS_VARIABLE, "2")
     assert parallel_map(pow, [(2, n) for n in range(6)]) == [1, 2, 4, 8, 16, 32]
-    process_ids = parallel_map(os.getpid, [(), (), ()])
-    assert len(process_ids) == 3 and os.getpid() not in process_ids
+    process_ids = parallel_map(pid_after, [(0.5,)] * 4)
+    # This process takes jobs from the end, a spawned one from the start.
+    assert process_ids[-1] == os.getpid() and process_ids[0] != os.getpid()
 
 
 def test_one_process_runs_the_jobs_here(monkeypatch):
@@ -27,7 +35,30 @@ def test_a_job_s_error_reaches_the_caller_with_its_message(monkeypatch, tmp_path
         parallel_map(fold_numbers, [(), ()])
 
 
-@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
+def sleep_then_touch(path: str, seconds: float) -> None:
+    time.sleep(seconds)
+    Path(path).touch()
+
+
+def test_after_a_failed_job_the_jobs_not_started_never_run(monkeypatch, tmp_path):
+    """The last job fails at once, in this process: the spawned one finishes the job it took, the rest are
+    dropped instead of run before the error."""
+    monkeypatch.setenv(JOBS_VARIABLE, "2")
+    markers = [tmp_path / f"job_{n}" for n in range(8)]
+    with pytest.raises(FileNotFoundError):
+        parallel_map(sleep_then_touch, [*[(str(m), 1) for m in markers], (str(tmp_path / "missing" / "job_8"), 0)])
+    assert sum(m.exists() for m in markers) <= 1
+
+
+def test_a_failed_job_elsewhere_stops_this_process_taking_more(monkeypatch, tmp_path):
+    monkeypatch.setenv(JOBS_VARIABLE, "2")
+    markers = [tmp_path / f"job_{n}" for n in range(1, 40)]
+    with pytest.raises(FileNotFoundError):
+        parallel_map(sleep_then_touch, [(str(tmp_path / "missing" / "job_0"), 0), *[(str(m), 0.25) for m in markers]])
+    assert sum(m.exists() for m in markers) < len(markers) / 2
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5", "²"])
 def test_a_bad_uwf_jobs_is_refused_in_one_line(monkeypatch, value):
     monkeypatch.setenv(JOBS_VARIABLE, value)
     with pytest.raises(PipelineError, match=rf"^UWF_JOBS='{value}' is not a number of processes: set it to 1 or more"):

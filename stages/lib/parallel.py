@@ -5,12 +5,13 @@ overhead, on one core, is most of that time, and a second core takes a share of 
 not forked (a forked TensorFlow can hang), and each job seeds everything it draws from (models.fresh_model),
 so where a job runs cannot change its result: parallel_map(f, jobs) == [f(*job) for job in jobs], to the bit.
 
-UWF_JOBS=N caps the processes (like make -j); the test suite sets 1, since pytest-xdist already keeps
+UWF_JOBS=N runs at most N processes (like make -j); the test suite sets 1, since pytest-xdist already keeps
 every core busy.
 """
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from stages.lib.errors import PipelineError
 
@@ -27,19 +28,48 @@ def processes() -> int:
     value = os.environ.get(JOBS_VARIABLE, "").strip()
     if not value:
         return available_cores()
-    if not value.isdigit() or int(value) < 1:
+    if not value.isdecimal() or int(value) < 1:
         raise PipelineError(f"{JOBS_VARIABLE}={value!r} is not a number of processes: set it to 1 or more, "
                             f"or unset it to use every core")
     return int(value)
 
 
 def parallel_map(function, jobs: list) -> list:
-    """[function(*job) for job in jobs], in the jobs' order, run in up to processes() spawned processes; in this
-    process when one would do. `function` must be defined at a module's top level; an exception a job raises
-    is raised here."""
+    """[function(*job) for job in jobs], in the jobs' order, run in up to processes() processes: this one, which
+    takes jobs from the end (it imports TensorFlow anyway, for what the stage does next), and spawned ones, which
+    take them from the start, one at a time, so that a slow job cannot leave the others idle. One process runs
+    them all here. `function` must be defined at a module's top level; the first exception a job raises is
+    raised here, and the jobs no process has taken are dropped."""
     workers = min(len(jobs), processes())
     if workers < 2:
         return [function(*job) for job in jobs]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(function, *job) for job in jobs]
-        return [future.result() for future in futures]
+    untaken, results = deque(range(len(jobs))), {}
+
+    def feed(pool) -> None:  # in a thread: hands a spawned process one job after another
+        while untaken:
+            try:
+                index = untaken.popleft()
+            except IndexError:  # this process took the last one
+                return
+            try:
+                results[index] = pool.submit(function, *jobs[index]).result()
+            except BaseException:
+                untaken.clear()
+                raise
+
+    with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("spawn")) as pool, \
+            ThreadPoolExecutor(workers - 1) as threads:
+        feeders = [threads.submit(feed, pool) for _ in range(workers - 1)]
+        try:
+            while untaken:
+                try:
+                    index = untaken.pop()
+                except IndexError:
+                    break
+                results[index] = function(*jobs[index])
+            for feeder in feeders:
+                feeder.result()
+        except BaseException:  # a job failed, or Ctrl-C
+            untaken.clear()
+            raise
+    return [results[index] for index in range(len(jobs))]

@@ -220,7 +220,7 @@ def run_study(study: Study, task: Task, train, validation, settings, seed: int) 
                     "not_applicable": "its variants change the features, which needs dense features, not sparse text"}
     histories = {}
     for variant in study.variants:
-        print(f"study {study.name}: variant {variant.name}")
+        print(f"study {study.name}: variant {variant.name}", flush=True)  # a spawned process buffers it otherwise
         (x_train, y_train), (x_val, y_val) = prepare_data(variant, train, validation, seed, settings.mi_threshold)
         training = settings.model_copy(update={"learning_rate": variant.learning_rate or settings.learning_rate})
         model, history = fit_mlp(task, (x_train, as_targets(task, y_train)), (x_val, as_targets(task, y_val)),

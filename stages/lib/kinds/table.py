@@ -27,13 +27,18 @@ def table_summary(x: pd.DataFrame, columns: dict) -> pd.DataFrame:
     })
 
 
+# The exported model's other layers (TablePreprocessing; models.build_model's model): Keras refuses a name twice,
+# so a column called "mlp" gets the input "mlp_".
+LAYER_NAMES = {"table_preprocessing", "mlp"}
+
+
 def input_names(columns: list) -> list:
-    """SavedModel-safe input names for table columns ("mean radius" -> "mean_radius"), unique."""
+    """SavedModel-safe input names for table columns ("mean radius" -> "mean_radius"), unique, none a layer's."""
     names = []
     for column in columns:
         name = re.sub(r"[^A-Za-z0-9_]", "_", str(column))
         name = name if re.match(r"[A-Za-z]", name) else f"c_{name}"
-        while name in names:
+        while name in names or name in LAYER_NAMES:
             name += "_"
         names.append(name)
     return names
