@@ -46,11 +46,7 @@ def parallel_map(function, jobs: list) -> list:
     untaken, results = deque(range(len(jobs))), {}
 
     def feed(pool) -> None:  # in a thread: hands a spawned process one job after another
-        while untaken:
-            try:
-                index = untaken.popleft()
-            except IndexError:  # this process took the last one
-                return
+        while (index := take(untaken.popleft)) is not None:
             try:
                 results[index] = pool.submit(function, *jobs[index]).result()
             except BaseException:
@@ -61,11 +57,7 @@ def parallel_map(function, jobs: list) -> list:
             ThreadPoolExecutor(workers - 1) as threads:
         feeders = [threads.submit(feed, pool) for _ in range(workers - 1)]
         try:
-            while untaken:
-                try:
-                    index = untaken.pop()
-                except IndexError:
-                    break
+            while (index := take(untaken.pop)) is not None:
                 results[index] = function(*jobs[index])
             for feeder in feeders:
                 feeder.result()
@@ -73,3 +65,11 @@ def parallel_map(function, jobs: list) -> list:
             untaken.clear()
             raise
     return [results[index] for index in range(len(jobs))]
+
+
+def take(pop):
+    """The next job's index from pop (the deque's popleft or pop, atomic across threads), or None: none left."""
+    try:
+        return pop()
+    except IndexError:
+        return None
