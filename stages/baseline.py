@@ -1,6 +1,7 @@
 """baseline: trivial models scored across the validation folds, the bar every model must clear.
 
-The test split stays untouched until evaluate, which scores the best of them there."""
+A time-ordered split adds the last known value, the common-sense baseline of a series. The test split stays
+untouched until evaluate, which scores the best of them there."""
 from stages.lib import paths
 from stages.lib.artifacts import fold_numbers, read_features
 from stages.lib.baselines import baseline_output, fit_baseline, strategies_for
@@ -8,7 +9,8 @@ from stages.lib.environment import record
 from stages.lib.errors import run_stage
 from stages.lib.evaluation import fold_summary, task_scores
 from stages.lib.intervals import cross_validated_intervals
-from stages.lib.io import write_json
+from stages.lib.io import read_json, write_json
+from stages.lib.kinds import example_times
 from stages.lib.params import load_params
 from stages.lib.task import read_task
 
@@ -17,11 +19,15 @@ def main() -> None:
     params = load_params()
     task = read_task()
     folds = fold_numbers()
+    split = read_json(paths.SPLIT)
+    times = example_times() if split["time_ordered"] else None
     results = {}
-    for strategy in strategies_for(task, params.baseline.classification, params.baseline.regression):
+    for strategy in strategies_for(task, params.baseline.classification, params.baseline.regression,
+                                   split["time_ordered"]):
         per_fold, outputs = [], []
         for k in folds:
-            model = fit_baseline(task, strategy, *read_features("train", k), params.seed)
+            train_times = None if times is None else times[split["folds"][k]["train"]]
+            model = fit_baseline(task, strategy, *read_features("train", k), params.seed, train_times)
             x_validation, y_validation = read_features("validation", k)
             outputs.append((y_validation, baseline_output(task, model, x_validation)))
             per_fold.append(task_scores(task, *outputs[-1]))

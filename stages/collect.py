@@ -1,6 +1,7 @@
 """collect: load the dataset named in params, write the raw examples and their manifest."""
 from stages.lib import paths
-from stages.lib.datasets import dataset_spec, deduplicate, load_dataset, manifest, stratified_sample
+from stages.lib.datasets import (collect_summary, count_repeats, dataset_spec, deduplicate, drops_repeats, load_dataset,
+                                 manifest, stratified_sample)
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.io import atomic_dir, write_json
 from stages.lib.kinds import kind_named
@@ -19,14 +20,19 @@ def main() -> None:
     if details.get("excluded"):
         print(exclusion_notice(details["excluded"]))
     removed = 0
-    if params.collect.deduplicate:
+    if drops_repeats(kind, params.collect.deduplicate):
         x, y, removed = deduplicate(kind, x, y)
     classification = details.get("problem", spec.problem) == "classification"
+    before_sampling = len(y)
     x, y = stratified_sample(kind, x, y, params.collect.limit, params.seed, stratify=classification)
+    repeats = count_repeats(kind, x)
     with atomic_dir(paths.RAW_DIR) as tmp:
         kind.write_raw(tmp, x, y)
-        write_json(tmp / "manifest.json", manifest(spec, x, y, removed, details))
-    print(f"collect: {len(y)} examples of {spec.name} ({removed} duplicates dropped) -> {paths.RAW_DIR}")
+        write_json(tmp / "manifest.json", manifest(spec, x, y, removed, details, repeats))
+    dropped = {"without a target": details.get("rows_without_target_dropped", 0),
+               "with an empty text": details.get("empty_texts_dropped", 0),
+               "repeating an earlier example (collect.deduplicate)": removed}
+    print(collect_summary(spec.name, len(y), dropped, repeats, before_sampling) + f" -> {paths.RAW_DIR}")
 
 
 if __name__ == "__main__":

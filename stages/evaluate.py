@@ -11,13 +11,14 @@ import pandas as pd
 
 from stages.lib import paths
 from stages.lib.artifacts import read_features
-from stages.lib.baselines import baseline_output, best_baseline, fit_baseline
+from stages.lib.baselines import LAST_VALUE, baseline_output, best_baseline, fit_baseline
 from stages.lib.environment import record
 from stages.lib.errors import run_stage
 from stages.lib.evaluation import (check_beats_baseline, check_skill, predict_classes, predictions_frame,
                                    task_scores)
 from stages.lib.intervals import score_intervals, with_interval, with_intervals
 from stages.lib.io import read_json, write_csv, write_json
+from stages.lib.kinds import example_times
 from stages.lib.models import fit_candidate, load_model
 from stages.lib.paired import compare_models
 from stages.lib.params import load_params
@@ -49,12 +50,17 @@ def main() -> None:
     x_test, y_test = read_features("test")
     strategy = best_baseline(read_json(paths.BASELINE_METRICS), metric, task.greater_is_better)
     development = read_features("development")
-    baseline = fit_baseline(task, strategy, *development, params.seed)
+    split = read_json(paths.SPLIT)
+    development_times = example_times()[split["development"]] if split["time_ordered"] else None
     outputs = {
         "regularized": load_model(f"{paths.REGULARIZED_DIR}/model.keras").predict(x_test, verbose=0),
         "overfit": load_model(paths.OVERFIT_MODEL).predict(x_test, verbose=0),
-        "baseline": baseline_output(task, baseline, x_test),
+        "baseline": baseline_output(task, fit_baseline(task, strategy, *development, params.seed, development_times),
+                                    x_test),
     }
+    if split["time_ordered"]:  # the card says when the model loses to it, whichever baseline the gate used
+        outputs[LAST_VALUE] = baseline_output(
+            task, fit_baseline(task, LAST_VALUE, *development, params.seed, development_times), x_test)
     scores = {name: task_scores(task, y_test, output) for name, output in outputs.items()}
     intervals = dict(zip(outputs, score_intervals(task, y_test, list(outputs.values()), settings.bootstrap_samples,
                                                   params.seed)))
@@ -87,6 +93,8 @@ def main() -> None:
         **spread,
         "overfit": with_intervals(scores["overfit"], intervals["overfit"], prefix="test_"),
         "baseline": with_intervals(scores["baseline"], intervals["baseline"], prefix="test_"),
+        **({LAST_VALUE: with_intervals(scores[LAST_VALUE], intervals[LAST_VALUE], prefix="test_")}
+           if LAST_VALUE in scores else {}),
         "skill_over_baseline": skill,
         "gain_over_baseline": versus_baseline["difference"],
         "gain_over_baseline_ci_low": versus_baseline["ci_low"],
@@ -100,9 +108,12 @@ def main() -> None:
 
     noise = (f"; across {settings.seeds} seeds {spread[f'test_{metric}_seed_mean']:.4g} ± "
              f"{spread[f'test_{metric}_seed_std']:.2g}" if spread else "")
-    print(f"evaluate: test {metric} {shown('regularized')} (cross-validated "
+    # R² is against the test split's own mean: below 0, the model does worse than that constant.
+    r2 = f"; R² {shown('regularized', 'r2')} against the test split's own mean" if regression else ""
+    last = (f"; last known value {shown(LAST_VALUE)}" if LAST_VALUE in scores and strategy != LAST_VALUE else "")
+    print(f"evaluate: test {metric} {shown('regularized')}{r2} (cross-validated "
           f"{with_interval(*(validation[f'val_{metric}_{end}'] for end in ('mean', 'ci_low', 'ci_high')))}"
-          f"{noise}; overfit model {shown('overfit')}; {strategy} baseline {shown('baseline')}, better by "
+          f"{noise}; overfit model {shown('overfit')}{last}; {strategy} baseline {shown('baseline')}, better by "
           f"{versus_baseline['difference']:.4f}, one-sided p={versus_baseline['p_value']:.3g})")
 
 

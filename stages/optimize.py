@@ -4,8 +4,10 @@ Writes reports/optimization.md (weights size, gzipped size, test score, loss aga
 with its interval and p-value, and status per variant) and its numbers as metrics. Latency is a
 property of the machine, not of the model, so it is measured by `python bench/latency.py`, and
 the stage's outputs stay byte-identical from run to run. A variant is rejected when it is significantly worse than float32 on the same test
-examples and loses more than optimize.max_score_loss (and more than one example can make); a
-rejected variant is reported, not written to models/optimized/, and does not fail the stage.
+examples and loses more than optimize.max_score_loss (and more than one example can make): points of a
+bounded metric (accuracy, PR-AUC), a share of float32's score for an unbounded one (MAE), as each
+variant's reason says (stages.lib.optimization.loss_bar); a rejected variant is reported, not written to
+models/optimized/, and does not fail the stage.
 """
 from stages.lib import paths
 from stages.lib.artifacts import read_features

@@ -14,21 +14,25 @@ from stages.lib.io import atomic_dir, atomic_path, write_csv, write_json
 from stages.lib.parallel import parallel_map
 from stages.lib.params import load_params
 from stages.lib.plots import study_png
-from stages.lib.studies import Study, define_studies, run_study, summary_markdown, verdict_word
+from stages.lib.studies import Study, count_line, define_studies, run_study, study_form, summary_markdown, verdict_word
 from stages.lib.task import read_task
 
-CURVE_COLUMNS = ["epoch", "loss", "accuracy", "cross_entropy", "val_loss", "val_accuracy", "val_cross_entropy"]
+# The curves of each form: a regression model reports its loss (MSE) and MAE, no accuracy nor cross-entropy.
+CURVE_COLUMNS = {"classification": ["epoch", "loss", "accuracy", "cross_entropy", "val_loss", "val_accuracy",
+                                    "val_cross_entropy"],
+                 "regression": ["epoch", "loss", "mae", "val_loss", "val_mae"]}
 
 
 def write_study(study: Study, histories: dict, verdict: dict) -> dict:
     """Write one study's curves (one CSV per variant), plot and verdict; returns the verdict."""
+    columns = CURVE_COLUMNS[verdict["form"]]
     with atomic_dir(paths.study_curves(study.name)) as tmp:
         for variant, history in histories.items():
-            write_csv(tmp / f"{variant}.csv", history[CURVE_COLUMNS])
+            write_csv(tmp / f"{variant}.csv", history[columns])
         if not histories:  # not applicable: an empty curve keeps the declared output in place
-            write_csv(tmp / "not_applicable.csv", pd.DataFrame(columns=CURVE_COLUMNS))
+            write_csv(tmp / "not_applicable.csv", pd.DataFrame(columns=columns))
     outcome = verdict_word(verdict)
-    study_png(paths.study_png(study.name), histories, f"{study.name}: {outcome}")
+    study_png(paths.study_png(study.name), histories, f"{study.name}: {outcome}", verdict["form"])
     write_json(paths.study_metrics(study.name), verdict)
     print(f"studies: {study.name} {outcome}")
     return verdict
@@ -37,21 +41,21 @@ def write_study(study: Study, histories: dict, verdict: dict) -> dict:
 def run_named_study(name: str, task, settings, seed: int) -> tuple:
     """run_study of the study called `name` on the first fold; a job for parallel_map, which cannot send a Study
     (its verdict is a function) nor needs to send the features."""
-    return run_study(define_studies(settings)[name], task, read_features("train", 0), read_features("validation", 0),
-                     settings, seed)
+    return run_study(define_studies(settings, study_form(task))[name], task, read_features("train", 0),
+                     read_features("validation", 0), settings, seed)
 
 
 def main() -> None:
     params = load_params()
     task = read_task()
-    studies = define_studies(params.study_settings)
+    studies = define_studies(params.study_settings, study_form(task))
     outcomes = parallel_map(run_named_study, [(name, task, params.study_settings, params.seed) for name in studies])
     verdicts = {name: write_study(studies[name], *outcome) for name, outcome in zip(studies, outcomes)}
     with atomic_path(paths.STUDIES_SUMMARY) as tmp:
         tmp.write_text(summary_markdown(params.task.dataset, verdicts))
     record("studies")
-    held = sum(v["held"] is True for v in verdicts.values())
-    print(f"studies: {held} of {len(verdicts)} claims held on {params.task.dataset} -> {paths.STUDIES_SUMMARY}")
+    print(f"studies: {count_line(verdicts)} on {params.task.dataset} ({study_form(task)} form) -> "
+          f"{paths.STUDIES_SUMMARY}")
 
 
 if __name__ == "__main__":

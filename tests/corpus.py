@@ -167,6 +167,24 @@ def titanic(rng, n: int = 891) -> pd.DataFrame:
     })
 
 
+# --- 1b. passengers: few, coarse columns (carData's TitanicSurvival, as Rdatasets publishes it) ---------------
+
+def passengers(rng, n: int = 1309) -> pd.DataFrame:
+    """Survival, sex, age in whole years (fractions for infants; 263 unknown) and class, plus a row number: most
+    rows are identical to another passenger's, and are different people."""
+    passenger_class = rng.choice(["1st", "2nd", "3rd"], size=n, p=[0.25, 0.21, 0.54])
+    level = np.array([int(c[0]) for c in passenger_class])
+    male = rng.random(n) < 0.64
+    age = np.clip(np.round(rng.normal(32 - 5 * (level - 1), 13, n)), 1, 80)
+    infants = rng.random(n) < 0.01
+    age[infants] = np.round(rng.uniform(0.17, 1, infants.sum()), 4)
+    logit = -1.3 + 2.5 * ~male - 0.9 * (level - 2) - 0.02 * (age - 30)
+    survived = rng.random(n) < _sigmoid(logit)
+    age = np.where(np.isin(np.arange(n), rng.choice(n, size=263, replace=False)), np.nan, age)
+    return pd.DataFrame({"rownames": np.arange(1, n + 1), "survived": np.where(survived, "yes", "no"),
+                         "sex": np.where(male, "male", "female"), "age": age, "passengerClass": passenger_class})
+
+
 # --- 2. churn-like (IBM's WA_Fn-UseC_-Telco-Customer-Churn.csv), 1:20 ------------------------------------
 
 def _customer_ids(rng, n: int) -> list:
@@ -410,6 +428,9 @@ def spam(rng, n: int = 800) -> pd.DataFrame:
 ITEMS = [
     Item("titanic", "titanic/train.csv", titanic, seed=1,
          params={"task.dataset": "table", "collect.table.target": "Survived"}),
+    Item("passengers", "TitanicSurvival.csv", passengers, seed=7,
+         params={"task.dataset": "table", "collect.table.target": "survived"},
+         pending={"collect.table.missing_values": ["NA"]}, csv={"na_rep": "NA"}),
     Item("churn", "WA_Fn-UseC_-Telco-Customer-Churn.csv", churn, seed=2,
          params={"task.dataset": "table", "collect.table.target": "Churn"},
          pending={"collect.table.missing_values": [" "]}),  # TotalCharges is " " for new customers

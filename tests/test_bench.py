@@ -235,3 +235,13 @@ def test_book_on_small_idx_files(tmp_path, monkeypatch, capsys):
                      report)
     assert "| random_labels | " in report and "no number for MNIST in the notes" in report
     assert "The real IMDB is not available on these machines" in report
+
+
+def test_cases_prints_what_the_stages_print_for_each_case():
+    output = bench("cases.py", "single_class", "texts")
+    assert_lines(output,
+                 r"== single_class: dvc repro collect -> exit \d+",
+                 r"error: data/single_class.csv: target column 'y' has a single class 1: .*",
+                 r"== texts: dvc repro validate -> exit 0",
+                 r"collect: \d+ examples of text; dropped: 2 with an empty text.*",
+                 r"validate: .*")

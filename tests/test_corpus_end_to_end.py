@@ -133,6 +133,9 @@ def test_every_stage_runs_on_the_corpus_item(item, tmp_path, tmp_path_factory):
     assert (repo / paths.EXPORT_DIR / "signature.json").exists()
     assert (repo / paths.STUDIES_SUMMARY).stat().st_size > 0
     raw = json.loads((repo / paths.RAW_MANIFEST).read_text())
+    if item.name == "passengers":  # identical rows are observations: all kept, none in two splits
+        assert raw["examples"] == 1309 and raw["duplicates_removed"] == 0 and raw["repeats_kept"] > 800
+        assert json.loads((repo / paths.VALIDATION).read_text())["cross_split_duplicates"] == 0
     page = assert_the_card_shows_the_headline(repo)
     assert ("error by range of the actual value" if raw["problem"] == "regression" else "Confusion matrix") in page
     worst_example = "<blockquote>" if item.dataset == "text" else '<div class="scroll"><table><tr><th>'  # quoted, or a row
@@ -177,6 +180,14 @@ def test_titanic_has_ids_names_gaps_and_na_as_a_category(tmp_path):
     assert (cells["home_region"] != "").all()
     rates = frame.groupby("Sex")["Survived"].mean()
     assert 0.3 < frame["Survived"].mean() < 0.45 and rates["female"] - rates["male"] > 0.3
+
+
+def test_passengers_are_few_coarse_columns_where_most_rows_repeat_another(tmp_path):
+    frame, cells = published(by_name("passengers"), tmp_path)
+    assert len(frame) == 1309 and frame["age"].isna().sum() == 263 and (cells["age"] == "NA").sum() == 263
+    distinct = len(frame.drop(columns="rownames").drop_duplicates())
+    assert distinct < 500  # 1309 people, most identical in every column to another
+    assert set(frame["passengerClass"]) == {"1st", "2nd", "3rd"} and 0.35 < (frame["survived"] == "yes").mean() < 0.45
 
 
 def test_churn_is_one_to_twenty_with_string_ids_and_blank_total_charges(tmp_path):

@@ -152,6 +152,37 @@ def test_regression_baselines_predict_the_training_mean():
     assert strategies_for(task, ["most_frequent"], ["median", "mean"]) == ["mean", "median"]
 
 
+def test_a_time_ordered_split_adds_the_last_known_value():
+    task = define_task("x", "regression", None, 3.0)
+    assert strategies_for(task, [], ["median"], time_ordered=True) == ["mean", "median", "last_value"]
+    y = np.array([5.0, 1.0, 2.0, 9.0, 3.0])  # rows out of time order; the latest time holds two rows
+    times = np.array([3, 1, 2, 4, 4])
+    model = fit_baseline(task, "last_value", np.zeros((5, 1)), y, 0, times)
+    assert baseline_output(task, model, np.zeros((2, 1))).tolist() == [6.0, 6.0]  # the mean of 9 and 3
+
+
+def test_the_last_known_class_gets_all_the_probability():
+    task = define_task("x", "classification", {"0": 40, "1": 40, "2": 40}, 3.0)
+    times = np.array(["2024-01-01", "2024-01-03", "2024-01-03", "2024-01-03", "2024-01-02"], dtype="datetime64[D]")
+    model = fit_baseline(task, "last_value", np.zeros((5, 1)), np.array([0, 2, 1, 2, 1]), 0, times)
+    assert baseline_output(task, model, np.zeros((2, 1))).tolist() == [[0.0, 0.0, 1.0]] * 2
+    assert task_scores(task, np.array([2, 0]), baseline_output(task, model, np.zeros((2, 1))))["accuracy"] == 0.5
+
+
+def test_a_trending_series_makes_the_last_value_the_baseline_to_beat():
+    task = define_task("x", "regression", None, 3.0)
+    months = np.arange(100)
+    y = 10.0 * months + np.random.default_rng(0).normal(0, 1, 100)
+    train, later = months[:80], months[80:]
+    scores = {}
+    for strategy in ("mean", "median", "last_value"):
+        model = fit_baseline(task, strategy, np.zeros((80, 1)), y[train], 0, train)
+        scores[strategy] = {"validation_mean": task_scores(task, y[later], baseline_output(task, model,
+                                                                                             np.zeros((20, 1))))}
+    assert best_baseline(scores, "mae", greater_is_better=False) == "last_value"
+    assert scores["last_value"]["validation_mean"]["mae"] < scores["mean"]["validation_mean"]["mae"] / 3
+
+
 def test_best_baseline_is_chosen_on_validation_in_the_metrics_direction():
     scores = {"mean": {"validation_mean": {"mae": 5.0}}, "median": {"validation_mean": {"mae": 4.0}}}
     assert best_baseline(scores, "mae", greater_is_better=False) == "median"

@@ -7,8 +7,9 @@ from sklearn.metrics import (accuracy_score, average_precision_score, log_loss, 
                              mean_squared_error, precision_recall_fscore_support, r2_score, roc_auc_score)
 from sklearn.preprocessing import label_binarize
 
-from stages.lib.evaluation import predict_classes, task_scores
-from stages.lib.intervals import fold_interval, score_intervals, weighted_scores, wilson_interval, with_intervals
+from stages.lib.evaluation import METRIC_RANGES, predict_classes, task_scores
+from stages.lib.intervals import (cross_validated_intervals, fold_interval, score_intervals, weighted_scores,
+                                  wilson_interval, with_intervals)
 from stages.lib.paired import judge_change, paired_changes
 from stages.lib.task import define_task
 
@@ -129,6 +130,61 @@ def test_fold_interval_is_students_t_over_the_folds():
     assert high - low == pytest.approx(2 * 4.302653 * 0.02 / np.sqrt(3), rel=1e-5)  # t(0.975, 2) = 4.3027
     assert fold_interval([0.9]) is None
     assert fold_interval([0.5, 0.5]) == (0.5, 0.5)
+
+
+def within(metric, interval):
+    lowest, highest = METRIC_RANGES[metric]
+    return (lowest is None or interval[0] >= lowest) and (highest is None or interval[1] <= highest)
+
+
+def near_the_bounds(metric, folds=15):
+    """Per-fold scores at the metric's bound but one fold (Penguins: 14 folds at accuracy 1, one at 0.96),
+    where Student's t reaches past the bound; R², bounded above only, also far below zero."""
+    lowest, highest = METRIC_RANGES[metric]
+    if highest is not None:
+        values = np.full(folds, highest)
+        values[0] = highest - (2.0 if lowest is None else 0.04)
+    else:
+        values = np.full(folds, lowest)
+        values[0] = lowest + 0.04
+    return values
+
+
+@pytest.mark.parametrize("metric", sorted(METRIC_RANGES))
+def test_fold_intervals_are_clipped_into_the_metrics_range(metric):
+    values = near_the_bounds(metric)
+    unclipped = fold_interval(values)
+    assert not within(metric, unclipped)  # Student's t alone leaves the range: the case of the issue
+    low, high = fold_interval(values, metric)
+    assert within(metric, (low, high)) and low <= values.mean() <= high
+    lowest, highest = METRIC_RANGES[metric]
+    assert (low, high) == (max(unclipped[0], lowest if lowest is not None else -np.inf),
+                           min(unclipped[1], highest if highest is not None else np.inf))
+    assert fold_interval(values, f"test_{metric}") == (low, high)
+
+
+@pytest.mark.parametrize("task", [BINARY, BINARY_ZERO, THREE, REGRESSION], ids=["binary", "positive0", "three", "regr"])
+def test_every_interval_of_every_protocol_is_within_the_metrics_range(task):
+    """Several folds (Student's t over the folds) and a single hold-out fold (Wilson, the bootstrap), for
+    every metric the task scores, on near-perfect predictions whose scores sit at the bounds."""
+    rng = np.random.default_rng(5)
+    y, output = example_data(task, 60, rng)
+    if task.is_regression:
+        output = (y + rng.normal(0, 1e-3, 60)).reshape(-1, 1)
+    else:
+        k = len(task.classes)
+        perfect = np.eye(k)[y] * 0.98 + 0.02 / k
+        output = perfect[:, 1:] if k == 2 else perfect
+    folds = [task_scores(task, y, output) for _ in range(14)]
+    folds.append(task_scores(task, y[::-1], output))  # one fold far worse
+    for protocol, intervals in (("folds", cross_validated_intervals(task, folds, [(y, output)] * 15, seed=0)),
+                                ("holdout", cross_validated_intervals(task, folds[:1], [(y, output)], seed=0)),
+                                ("test", score_intervals(task, y, [output], samples=200)[0])):
+        assert set(intervals) == set(folds[0]), protocol
+        for metric, interval in intervals.items():
+            assert within(metric, interval), (protocol, metric, interval)
+    proportions = [m for m in folds[0] if METRIC_RANGES[m] == (0.0, 1.0)]  # at 1 here: intervals end at the bound
+    assert all(score_intervals(task, y, [output], samples=200)[0][m][1] == 1.0 for m in proportions)
 
 
 def test_with_intervals_flattens_in_metric_order():

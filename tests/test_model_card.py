@@ -331,3 +331,14 @@ def test_the_split_protocol_is_told_with_its_sizes():
     assert data["protocol"].startswith("10 examples held out for the test first (shuffled and stratified by class); "
                                        "the 40 others are the development data, split by iterated K-fold into 4 folds "
                                        "(fold 0: 30 for training, 10 for validation).")
+
+
+def test_the_card_says_when_the_model_loses_to_the_last_known_value():
+    from stages.lib.model_card import last_value_note
+
+    task = define_task("x", "regression", None, 3.0)
+    assert last_value_note(task, {"test_mae": 5.0}) is None  # not time-ordered
+    loses = last_value_note(task, {"test_mae": 5.0, "last_value": {"test_mae": 4.0}})
+    assert loses["loses"] and loses["text"].startswith("The model loses to the last known value on the test period")
+    beats = last_value_note(task, {"test_mae": 3.0, "last_value": {"test_mae": 4.0}})
+    assert not beats["loses"] and "beats" in beats["text"]

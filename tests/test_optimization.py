@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from stages.lib.models import build_model
-from stages.lib.optimization import (compare_variants, fine_tune, judge, predict, prune, quantized,
+from stages.lib.optimization import (compare_variants, fine_tune, judge, loss_bar, predict, prune, quantized,
                                      single_example_latency_ms, sparsity_of, table, weights_bytes, without_optimizer)
 from stages.lib.task import Task, define_task
 from tests.conftest import THREE_CLASSES, run_module, write_params
@@ -69,17 +69,58 @@ def comparison(difference, p_value, one_example=1 / 69):
             "one_example": one_example}
 
 
+def accuracy_judge(difference, p_value, one_example=1 / 69):
+    return judge(comparison(difference, p_value, one_example), loss_bar("accuracy", 0.01, 0.9, one_example), 0.05)
+
+
 def test_a_variant_is_rejected_only_when_significantly_worse_and_over_the_bar():
-    rejected = judge(comparison(0.03, 0.001, 1 / 500), 0.01, 0.05)
+    rejected = accuracy_judge(0.03, 0.001, 1 / 500)
     assert rejected["status"] == "rejected"
     assert rejected["reason"] == ("significantly worse (one-sided p=0.001 against optimize.significance 0.05) and "
                                   "loses 0.0300 (95% interval +0.0100 to +0.0500) against a bar of 0.0100 (the "
-                                  "larger of optimize.max_score_loss 0.01 and one test example 0.0020)")
+                                  "larger of optimize.max_score_loss 0.01, absolute for accuracy, and one test "
+                                  "example 0.0020)")
     # 69 test examples, one of them lost: 1.45 points, neither significant nor more than one example.
-    assert judge(comparison(1 / 69, 0.5), 0.01, 0.05)["status"] == "accepted"
-    assert judge(comparison(1 / 69, 0.001), 0.01, 0.05)["status"] == "accepted"  # within one example
-    assert judge(comparison(0.2, 0.06), 0.01, 0.05)["reason"].startswith("not significantly worse")
-    assert judge(comparison(0.2, 0.05), 0.01, 0.05)["status"] == "rejected"
+    assert accuracy_judge(1 / 69, 0.5)["status"] == "accepted"
+    assert accuracy_judge(1 / 69, 0.001)["status"] == "accepted"  # within one example
+    assert accuracy_judge(0.2, 0.06)["reason"].startswith("not significantly worse")
+    assert accuracy_judge(0.2, 0.05)["status"] == "rejected"
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "pr_auc", "roc_auc", "f1", "r2"])
+def test_the_bar_of_a_bounded_metric_is_points_whatever_the_score(metric):
+    assert loss_bar(metric, 0.01, 0.5, 0.002)[0] == loss_bar(metric, 0.01, 0.99, 0.002)[0] == 0.01
+    assert loss_bar(metric, 0.01, 0.5, 0.05)[0] == 0.05  # one example moves more than the bar
+
+
+@pytest.mark.parametrize("metric", ["mae", "mse", "rmse", "log_loss"])
+def test_the_bar_of_an_unbounded_metric_is_a_share_of_float32s_score(metric):
+    """The issue's price table: float32's test MAE 284.1 dollars, one example 0.0334: 1% of the MAE is the bar,
+    2.841 dollars, not 0.01 of a dollar; in cents the same share, 284.1."""
+    bar, how = loss_bar(metric, 0.01, 284.1, 0.0334)
+    assert bar == pytest.approx(2.841)
+    assert how == ("a bar of 2.8410 (the larger of optimize.max_score_loss 0.01 as a share of float32's test "
+                   f"{metric}, 1% of 284.1 = 2.8410, and one test example 0.0334)")
+    assert loss_bar(metric, 0.01, 28410.0, 3.34)[0] == pytest.approx(100 * bar)  # the same table in cents
+    assert loss_bar(metric, 0.01, 1.0, 0.0334)[0] == 0.0334  # one example moves more than 1% of it
+
+
+def test_a_regression_variant_is_judged_against_a_share_of_float32s_mae():
+    """A price table: float32 off by 284 dollars on average; int8 worse on every example by 0.29 dollars
+    (0.1%: significant, and far more than one cent) is accepted; pruned, 3% worse, is rejected."""
+    from stages.lib.task import define_task as task_of
+
+    regression = task_of("x", "regression", None, 3.0)
+    rng = np.random.default_rng(0)
+    y = rng.uniform(300, 19000, 500)
+    error = rng.choice([-1, 1], 500) * rng.uniform(100, 470, 500)
+    outputs = {name: (y + error + np.sign(error) * extra).reshape(-1, 1)
+               for name, extra in (("float32", 0.0), ("int8", 0.29), ("pruned", 0.03 * 284))}
+    verdicts = compare_variants(regression, y, outputs, 0, 0.01, 0.05)
+    assert verdicts["int8"]["p_value"] <= 0.05 and verdicts["int8"]["score_loss"] == pytest.approx(0.29)
+    assert verdicts["int8"]["status"] == "accepted" and "within the bar" in verdicts["int8"]["reason"]
+    assert "as a share of float32's test mae, 1% of 28" in verdicts["int8"]["reason"]
+    assert verdicts["pruned"]["status"] == "rejected"
 
 
 def test_variants_are_compared_with_float32_on_the_same_examples():

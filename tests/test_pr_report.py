@@ -194,15 +194,19 @@ def test_same_scores_are_unchanged_and_the_verdicts_show_in_the_markdown():
 
 
 def test_a_note_when_the_revisions_ran_on_different_machines():
-    from stages.lib.environment import describe
+    """The other machine is this one's description changed, so it differs on any CPU (tests/
+    test_machine_independence.py: no ISA named literally next to the host's description)."""
+    from stages.lib.environment import ISA_LEVELS, describe
 
     here = describe()
-    elsewhere = {**here, "cpu_model": "Another CPU", "cpu_isa": "avx2"}
+    other_isa = next(name for name, _ in ISA_LEVELS if name != here["cpu_isa"])
+    elsewhere = {**here, "cpu_model": f"Another CPU than {here['cpu_model']}", "cpu_isa": other_isa}
     record = lambda machine: {"machines": {"m": machine}, "stages": {"evaluate": "m"}}  # noqa: E731
     assert pr_report.machine_note(record(here), record(here)) == []
     assert pr_report.machine_note(None, record(here)) == []
     note = pr_report.machine_note(record(elsewhere), record(here))
-    assert len(note) == 1 and "Another CPU" in note[0] and "cpu_model, cpu_isa" in note[0]
+    assert len(note) == 1 and "cpu_model, cpu_isa" in note[0]
+    assert f"evaluated on Another CPU than {here['cpu_model']} ({other_isa}, " in note[0]
 
 
 def test_fail_on_worse_fires_only_on_a_worse_verdict():

@@ -3,12 +3,12 @@ import pytest
 
 from stages.lib.errors import PipelineError
 from stages.lib.params import SplitParams
-from stages.lib.splitting import check_split_file, make_split, split_members
+from stages.lib.splitting import check_split_file, make_split, repeat_groups, split_members, too_few_to_judge
 
 
 def params(**changes):
     base = dict(protocol="holdout", small_dataset_rows=100, shuffle=True, test_fraction=0.2, validation_fraction=0.2,
-                folds=5, repeats=3)
+                folds=5, repeats=3, min_class_examples=5)
     return SplitParams(**{**base, **changes})
 
 
@@ -112,3 +112,85 @@ def test_time_ordered_data_refuses_iterated_kfold_and_auto_picks_kfold():
 def test_too_few_distinct_times_for_a_time_ordered_split():
     with pytest.raises(PipelineError, match="the time column has 2 distinct times: too few"):
         make_split(np.tile([0, 1], 5), params(), seed=0, time=np.repeat([1, 2], 5))
+
+
+def passengers(n=1309, seed=0):
+    """Few coarse columns, as a passenger list of sex, class and age band: most rows repeat an earlier one."""
+    rng = np.random.default_rng(seed)
+    content = rng.integers(0, 40, n)  # 40 distinct (sex, class, age band) rows
+    survived = (rng.random(n) < np.where(content % 2 == 0, 0.75, 0.2)).astype(int)
+    return content, survived
+
+
+def assert_groups_whole(split, content):
+    """No content sits in two of: test, and each fold's train and validation."""
+    assert not set(content[split["test"]]) & set(content[split["development"]])
+    for fold in split["folds"]:
+        assert not set(content[fold["train"]]) & set(content[fold["validation"]])
+
+
+@pytest.mark.parametrize("protocol, shuffle, folds", [("holdout", True, 1), ("holdout", False, 1), ("kfold", True, 5),
+                                                      ("kfold", False, 5), ("iterated_kfold", True, 15)])
+def test_identical_examples_stay_in_one_split_in_every_protocol(protocol, shuffle, folds):
+    content, survived = passengers()
+    groups = repeat_groups(content.astype(str))
+    split = make_split(survived, params(protocol=protocol, shuffle=shuffle), seed=3, groups=groups)
+    assert len(split["folds"]) == folds
+    assert_partition(split, len(survived))
+    assert_groups_whole(split, content)
+    assert 0.1 < len(split["test"]) / len(survived) < 0.3  # about test_fraction, in whole groups
+    if shuffle:  # stratified: the test split's survival rate near the whole's
+        assert abs(survived[split["test"]].mean() - survived.mean()) < 0.08
+        assert make_split(survived, params(protocol=protocol), seed=3, groups=groups) == split
+
+
+def test_an_unshuffled_grouped_split_keeps_the_order_of_first_appearance():
+    content = np.repeat(np.arange(100), 5)  # each row five times in a row, in order
+    split = make_split(np.tile([0, 1], 250), params(shuffle=False), seed=0, groups=repeat_groups(content))
+    assert split["test"] == list(range(400, 500)) and split["folds"][0]["validation"] == list(range(300, 400))
+
+
+def test_distinct_examples_make_no_groups_and_the_split_of_before():
+    assert repeat_groups(np.array(["a", "b", "c"])) is None
+    assert repeat_groups(np.array(["a", "b", "a"])).tolist() == [0, 1, 0]
+
+
+def test_too_few_distinct_examples_for_the_folds_are_named():
+    content = np.repeat([0, 1, 2], 30)
+    with pytest.raises(PipelineError, match="3 distinct examples among .* too few to cut into 5 parts"):
+        make_split(np.tile([0, 1], 45), params(protocol="kfold"), seed=0, groups=repeat_groups(content))
+
+
+def test_a_class_too_rare_to_judge_is_named_with_its_count_and_a_way_out():
+    y = np.zeros(2000, dtype=int)
+    y[np.arange(6) * 300] = 1  # 6 positives in 2,000 rows: one lands in the test split
+    split = make_split(y, params(), seed=0)
+    message = too_few_to_judge(y, split, True, 5, ["no", "yes"])
+    assert message.startswith("class 'yes' has 6 example(s), 1 of them in the test split, which needs at least 5 "
+                              "(split.min_class_examples=5): too few to judge a model on")
+    assert "bring more examples of it (about 25 in all), or raise split.test_fraction" in message
+    assert too_few_to_judge(y, split, True, 1, None) is None
+    many = np.tile([0, 1], 500)
+    assert too_few_to_judge(many, make_split(many, params(protocol="kfold"), seed=0), True, 5) is None
+
+
+def test_cross_validation_needs_the_minimum_over_its_validation_splits_and_one_in_each():
+    y = np.zeros(400, dtype=int)
+    y[:40] = 1  # 8 positives in test, 32 in development: about 6 per validation split of 5 folds
+    split = make_split(y, params(protocol="kfold"), seed=0)
+    assert too_few_to_judge(y, split, True, 8, None) is None
+    message = too_few_to_judge(y, split, True, 40, None)
+    assert "8 of them in the test split" in message
+    split["test"] = split["test"][:-20]  # keep test's positives, then take one fold's
+    fold = split["folds"][2]
+    fold["validation"] = [i for i in fold["validation"] if y[i] == 0]
+    message = too_few_to_judge(y, split, True, 8, None)
+    assert "0 of them in validation split 2, which needs at least 1" in message and "lower split.folds" in message
+
+
+def test_a_regression_split_with_one_target_value_cannot_be_scored():
+    y = np.r_[np.zeros(80), np.linspace(1, 2, 20)]
+    split = make_split(y, params(shuffle=False), seed=0, stratify=False)
+    assert too_few_to_judge(y, split, False, 5).startswith("the validation split holds 20 example(s) with a "
+                                                         "single target value")
+    assert too_few_to_judge(np.linspace(0, 1, 100), split, False, 5) is None

@@ -70,8 +70,8 @@ def test_prepare_data_variants():
         prepare_data(variants["noise_channels"], (csr_matrix(x), y), (csr_matrix(x), y), 0, 0.05)
 
 
-def verdict(name, histories):
-    return STUDIES[name].verdict(histories, SETTINGS)
+def verdict(name, histories, form="classification"):
+    return STUDIES[name].verdict(histories, SETTINGS, form)
 
 
 def test_noise_channels_verdict():
@@ -125,11 +125,13 @@ def test_linear_capacity_verdict():
     assert not verdict("linear_capacity", {"linear": curve(U_SHAPE), "mlp": curve(U_SHAPE)})["held"]
 
 
-def test_summary_table_reports_each_verdict():
-    text = summary_markdown("digits", {"dropout": {"claim": "Dropout helps.", "final_val_loss": 0.12345, "held": True},
-                                       "capacity": {"claim": "Big overfits.", "best_epoch_large": 3, "held": False}})
+def test_summary_table_reports_each_verdict_the_form_and_the_count_of_each():
+    text = summary_markdown("digits", {
+        "dropout": {"claim": "Dropout helps.", "form": "classification", "final_val_loss": 0.12345, "held": True},
+        "capacity": {"claim": "Big overfits.", "form": "classification", "best_epoch_large": 3, "held": False}})
     assert "| dropout | Dropout helps. | final_val_loss 0.1235 | held |" in text
     assert "| capacity | Big overfits. | best_epoch_large 3 | **did not hold** |" in text
+    assert "\nForm: classification: " in text and "\n1 held, 1 did not hold, 0 not applicable.\n" in text
 
 
 def test_studies_stage_writes_every_study_s_curves_plot_and_verdict_and_the_summary(project, default_params,
@@ -160,8 +162,12 @@ def test_studies_stage_writes_every_study_s_curves_plot_and_verdict_and_the_summ
     for name in STUDIES:
         assert (project / paths.study_png(name)).stat().st_size > 0
         assert json.loads((project / paths.study_metrics(name)).read_text())["held"] in (True, False)
-    rows = [line for line in (project / paths.STUDIES_SUMMARY).read_text().splitlines() if line.startswith("| ")]
-    assert len(rows) == 1 + len(STUDIES)
+        assert json.loads((project / paths.study_metrics(name)).read_text())["form"] == "classification"
+    summary = (project / paths.STUDIES_SUMMARY).read_text()
+    rows = [line for line in summary.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + len(STUDIES) and "Form: classification: " in summary
+    held = sum(row.endswith("| held |") for row in rows)
+    assert f"\n{held} held, {len(STUDIES) - held} did not hold, 0 not applicable.\n" in summary
     assert set(json.loads((project / paths.ENVIRONMENT).read_text())["stages"]) == {"studies"}
     written = {path: path.read_bytes() for path in (project / "reports").rglob("*") if path.is_file()}
     monkeypatch.setenv("UWF_JOBS", "2")  # the studies side by side: the same bytes as one after another
@@ -179,19 +185,18 @@ def test_studies_that_change_features_are_not_applicable_to_sparse_text():
     task = define_task("x", "classification", {"0": 3, "1": 3}, 3.0)
     histories, result = run_study(STUDIES["noise_channels"], task, (x, y), (x, y), SETTINGS, 0)
     assert histories == {} and result["held"] is None and "sparse" in result["not_applicable"]
-    assert verdict_word(result) == "not applicable"
+    assert result["form"] == "classification" and verdict_word(result) == "not applicable"
     assert "| noise_channels | c |" in summary_markdown("imdb", {"noise_channels": {**result, "claim": "c"}})
     assert "**not applicable** |" in summary_markdown("imdb", {"noise_channels": {**result, "claim": "c"}})
 
 
-def test_no_study_applies_to_regression():
+def test_a_study_runs_only_in_the_task_s_form():
     from stages.lib.studies import run_study
     from stages.lib.task import define_task
 
     x, y = np.zeros((4, 2), dtype=np.float32), np.arange(4.0)
-    histories, result = run_study(STUDIES["capacity"], define_task("x", "regression", None, 3.0), (x, y), (x, y),
-                                  SETTINGS, 0)
-    assert histories == {} and result["held"] is None and "classifiers" in result["not_applicable"]
+    with pytest.raises(PipelineError, match="the classification form of study capacity cannot run on a regression"):
+        run_study(STUDIES["capacity"], define_task("x", "regression", None, 3.0), (x, y), (x, y), SETTINGS, 0)
 
 
 def test_each_dataset_has_its_study_sizes(default_params, tmp_path):
@@ -230,7 +235,7 @@ def test_every_study_runs_on_a_binary_task(sparse):
         assert result["held"] is True or result["held"] is False, name  # np.True_ is not True
         assert set(histories) == {v.name for v in study.variants}
         for history in histories.values():
-            assert set(CURVE_COLUMNS) <= set(history.columns) and 1 <= len(history) <= 2
+            assert set(CURVE_COLUMNS["classification"]) <= set(history.columns) and 1 <= len(history) <= 2
             assert history["val_cross_entropy"].notna().all()
 
 
@@ -241,3 +246,166 @@ def test_mutual_information_keeps_the_most_informative_half_when_none_passes_the
     x = np.column_stack([informative, rng.normal(size=600), rng.normal(size=600), rng.normal(size=600)])
     keep = mutual_information_mask(x, y, 0.5, seed=0)
     assert keep.sum() == 2 and keep[0]
+
+
+# ---- the regression forms ---------------------------------------------------------------------
+
+REGRESSION = define_studies(SETTINGS, "regression")
+
+
+def regression_curve(val_loss, val_mae=None, loss=None, mae=None, **extra):
+    n = len(val_loss)
+    frame = pd.DataFrame({"epoch": np.arange(1, n + 1), "loss": loss or list(np.linspace(1, 0.1, n)),
+                          "mae": mae or [0.5] * n, "val_loss": val_loss, "val_mae": val_mae or [0.6] * n})
+    return frame.assign(**extra)
+
+
+def regression_verdict(name, histories):
+    return REGRESSION[name].verdict(histories, SETTINGS, "regression")
+
+
+def test_the_regression_forms_have_the_same_variants_and_say_what_they_read():
+    assert list(REGRESSION) == list(STUDIES) and {s.form for s in REGRESSION.values()} == {"regression"}
+    assert all(REGRESSION[name].variants == STUDIES[name].variants for name in STUDIES)
+    assert "higher validation MAE" in REGRESSION["noise_channels"].claim and "5%" in REGRESSION["noise_channels"].claim
+    assert all("mean predictor" in REGRESSION[name].claim for name in ("random_labels", "learning_rate"))
+    assert STUDIES["dropout"].claim == "Dropout ends with a lower validation loss than none."  # the book's wording
+
+
+def test_mutual_information_on_a_regression_target():
+    rng = np.random.default_rng(0)
+    x = rng.random((300, 3)).astype(np.float32)
+    y = 100 * x[:, 0] + rng.normal(0, 1, 300)  # continuous: mutual_info_classif refuses it
+    assert mutual_information_mask(x, y, 0.05, seed=0, regression=True).tolist() == [True, False, False]
+    selected = {v.name: v for v in REGRESSION["noise_channels"].variants}["mi_selected"]
+    (train_x, _), (val_x, _) = prepare_data(selected, (x, y), (x, y), 0, 0.05, regression=True)
+    assert train_x.shape == val_x.shape == (300, 1) and np.array_equal(train_x[:, 0], x[:, 0])
+
+
+def test_noise_channels_regression_verdict_reads_the_validation_mae():
+    def histories(noise, zeros, selected):
+        return {"noise_channels": regression_curve(FALLING, val_mae=[noise] * 5),
+                "zero_channels": regression_curve(FALLING, val_mae=[zeros] * 5),
+                "mi_selected": regression_curve(FALLING, val_mae=[selected] * 5)}
+
+    held = regression_verdict("noise_channels", histories(12.0, 10.0, 10.4))  # 4% above zeros: recovered
+    assert held["held"] and held["val_mae_noise"] == pytest.approx(12.0)
+    assert not regression_verdict("noise_channels", histories(12.0, 10.0, 10.6))["held"]  # 6% above: not
+    assert not regression_verdict("noise_channels", histories(9.0, 10.0, 10.0))["held"]  # noise did not hurt
+
+
+def test_regularization_dropout_and_linear_capacity_regression_verdicts_leave_the_penalties_out():
+    penalized = regression_curve([2.0] * 5, val_mae=[9.0] * 5)  # a higher loss (the penalty in it), a lower MAE
+    result = regression_verdict("weight_regularization", {"none": regression_curve([1.0] * 5, val_mae=[10.0] * 5),
+                                                         "l2": penalized, "l1": penalized, "l1_l2": penalized})
+    assert result["held"] and result["final_val_mae_l2"] == pytest.approx(9.0)
+    assert not regression_verdict("dropout", {"none": regression_curve([1.0] * 5, val_mae=[10.0] * 5),
+                                              "dropout": regression_curve([0.5] * 5, val_mae=[11.0] * 5)})["held"]
+    result = regression_verdict("linear_capacity", {"linear": regression_curve(FALLING, val_mae=FALLING),
+                                                    "mlp": regression_curve(FALLING, val_mae=U_SHAPE)})
+    assert result["held"] and result["mlp_overfits"] and "final_train_mae_mlp" in result
+    assert not regression_verdict("linear_capacity", {"linear": regression_curve(FALLING, val_mae=U_SHAPE),
+                                                      "mlp": regression_curve(FALLING, val_mae=U_SHAPE)})["held"]
+
+
+def test_early_stopping_regression_verdict_allows_a_share_of_the_loss():
+    """A loss in a price's units squared: float32 rounding is more than 1e-4 outright, far less than 1e-4 of it."""
+    def histories(restored):
+        stopped = regression_curve([3e9, 1e9, 1.1e9, 1.2e9], restored_val_loss=restored, patience=2)
+        return {"early_stopping": stopped, "no_stopping": regression_curve([3e9, 1e9, 1.1e9, 1.2e9, 1.3e9, 1.4e9])}
+
+    assert regression_verdict("early_stopping", histories(1e9 + 50))["held"]
+    assert not verdict("early_stopping", histories(1e9 + 50))["held"]  # the classification form's 1e-4 outright
+    assert not regression_verdict("early_stopping", histories(1.01e9))["held"]
+
+
+def test_random_labels_regression_verdict():
+    memorizing = regression_curve(U_SHAPE, loss=[2.3, 2.0, 1.5, 1.0, 0.5], val_mae=[10.0, 10.5, 11.0, 11.0, 12.0],
+                                  val_chance=10.0, chance=9.8)
+    result = regression_verdict("random_labels", {"random_labels": memorizing})
+    assert result["held"] and result["mean_predictor_val_mae"] == 10.0
+    learning = memorizing.assign(val_mae=[6.0] * 5)  # beats the mean predictor: the targets were not shuffled
+    assert not regression_verdict("random_labels", {"random_labels": learning})["held"]
+    not_falling = memorizing.assign(loss=[1.0, 1.2, 1.4, 1.6, 1.8])
+    assert not regression_verdict("random_labels", {"random_labels": not_falling})["held"]
+
+
+def test_learning_rate_regression_verdict():
+    def run(mae):
+        return regression_curve(FALLING, mae=[mae] * 5, chance=10.0)
+
+    assert regression_verdict("learning_rate", {"rate_1.0": run(100.0), "rate_0.01": run(3.0)})["held"]
+    assert regression_verdict("learning_rate", {"rate_1.0": run(float("nan")), "rate_0.01": run(3.0)})["held"]
+    assert not regression_verdict("learning_rate", {"rate_1.0": run(3.0), "rate_0.01": run(3.0)})["held"]
+    assert not regression_verdict("learning_rate", {"rate_1.0": run(100.0), "rate_0.01": run(9.8)})["held"]
+
+
+def test_summary_reports_a_regression_claim_that_did_not_hold_and_one_not_applicable():
+    text = summary_markdown("table", {
+        "dropout": {"claim": "c", "form": "regression", "final_val_mae_none": 1.0, "final_val_mae_dropout": 2.0,
+                    "held": False},
+        "noise_channels": {"claim": "n", "form": "regression", "held": None, "not_applicable": "sparse"}})
+    assert "| dropout | c | final_val_mae_none 1.0000, final_val_mae_dropout 2.0000 | **did not hold** |" in text
+    assert "| noise_channels | n | not_applicable sparse | **not applicable** |" in text
+    assert "\nForm: regression: the validation MAE" in text and "\n0 held, 1 did not hold, 1 not applicable.\n" in text
+
+
+def test_studies_stage_runs_every_study_s_regression_form(project, default_params, capsys):
+    import json
+
+    from scipy.sparse import csr_matrix
+
+    from stages import studies
+    from stages.lib import paths
+    from stages.lib.artifacts import write_features
+    from stages.lib.io import write_json
+    from stages.lib.studies import run_study
+    from stages.lib.task import define_task
+    from tests.conftest import write_params
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 80), ("validation", 40)):
+        x = rng.normal(size=(n, 5)).astype(np.float32)
+        write_features(project / paths.features_file(split, 0), x, 300 + 50 * x[:, 0] + 20 * x[:, 1] ** 2)
+    task = define_task("x", "regression", None, 3.0)
+    write_json(project / paths.TASK, task.to_dict())
+    default_params["studies"]["digits"].update(epochs=4, units=[8], capacity_small=[2], capacity_large=[16, 16],
+                                               patience=1)
+    write_params(project, default_params)
+    studies.main()
+    for name, study in REGRESSION.items():
+        verdict = json.loads((project / paths.study_metrics(name)).read_text())
+        assert verdict["form"] == "regression" and verdict["held"] in (True, False), name
+        assert (project / paths.study_png(name)).stat().st_size > 0
+        for variant in study.variants:
+            header = (project / paths.study_curves(name) / f"{variant.name}.csv").read_text().splitlines()[0]
+            assert header == "epoch,loss,mae,val_loss,val_mae"
+    assert "final_val_mae_none" in json.loads((project / paths.study_metrics("dropout")).read_text())
+    summary = (project / paths.STUDIES_SUMMARY).read_text()
+    rows = [line for line in summary.splitlines() if line.startswith("| ") and not line.startswith("| study")]
+    held = sum(row.endswith("| held |") for row in rows)
+    assert len(rows) == 8 and "Form: regression: " in summary
+    assert f"\n{held} held, {8 - held} did not hold, 0 not applicable.\n" in summary
+    assert f"studies: {held} held, {8 - held} did not hold, 0 not applicable on digits (regression form)" in \
+        capsys.readouterr().out
+    # Sparse features (a text regression): only the studies that change the features cannot run, and say why.
+    x = csr_matrix(np.eye(6, dtype=np.float32))
+    histories, result = run_study(REGRESSION["noise_channels"], task, (x, np.arange(6.0)), (x, np.arange(6.0)),
+                                  SETTINGS, 0)
+    assert histories == {} and result["form"] == "regression" and "sparse" in result["not_applicable"]
+
+
+def test_the_model_card_shows_each_study_s_form_and_why_one_could_not_run(tmp_path):
+    from stages.lib import paths
+    from stages.lib.io import write_json
+    from tests.test_model_card import card, write_reports
+
+    write_reports(tmp_path, kind="table", problem="regression")
+    write_json(tmp_path / paths.study_metrics("dropout"), {"claim": REGRESSION["dropout"].claim, "form": "regression",
+                                                          "final_val_mae_none": 1.0, "held": False})
+    write_json(tmp_path / paths.study_metrics("noise_channels"), {"claim": "n", "form": "regression", "held": None,
+                                                                 "not_applicable": "it needs dense features"})
+    page = card(tmp_path)
+    assert ("<tr><td>dropout</td><td>regression</td><td>Dropout ends with a lower validation MAE than none.</td>"
+            "<td>did not hold</td></tr>") in page
+    assert "<td>noise_channels</td><td>regression</td><td>n</td><td>not applicable: it needs dense features" in page

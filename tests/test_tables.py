@@ -98,6 +98,8 @@ def test_regression_target(project, default_params):
      r"has no column 'left' \(named by collect.table.target\); its columns are \['age', 'city', 'income', 'churned'\]"),
     (lambda p: small_table().assign(churned="no").to_csv(p, index=False), {},
      r"target column 'churned' has a single class 'no': a classifier needs at least two classes"),
+    (lambda p: small_table().assign(churned=[1.0, None] * 20).to_csv(p, index=False), {},
+     r"target column 'churned' has a single class 1: a classifier"),  # 1, as written: not np.float64\(1.0\)
     (lambda p: small_table().assign(notes=np.nan).to_csv(p, index=False), {},
      r"column 'notes' is entirely missing: drop it from the file"),
     (lambda p: small_table().assign(income=["12,5"] + ["3000"] * 39).to_csv(p, index=False), {},
@@ -246,7 +248,7 @@ def test_texts_cannot_be_a_regression_target(project, default_params):
 
 def messy_table(n=420) -> pd.DataFrame:
     """What a new user's table holds: ids, names, a constant, booleans with gaps, dates, a mostly empty
-    column, country codes that look like missing markers, and a 1:20 string target."""
+    column, country codes that look like missing markers, and a 1:14 string target (a few per split)."""
     rng = np.random.default_rng(1)
     income = rng.normal(3000, 500, n).round(2)
     income[rng.random(n) < 0.6] = np.nan
@@ -263,7 +265,7 @@ def messy_table(n=420) -> pd.DataFrame:
         "country": rng.choice(["NA", "FR", "None", "n/a"], n),
         "age": rng.integers(18, 80, n),
         "balance": rng.normal(0, 1, n),
-        "churned": np.where(np.arange(n) % 21 == 0, "yes", "no"),
+        "churned": np.where(np.arange(n) % 15 == 0, "yes", "no"),
     })
 
 
@@ -283,13 +285,13 @@ def test_a_messy_table_runs_through_collect_define_task_split_and_vectorize(proj
     assert notice.startswith("collect: left 5 column(s) out of the features: 'PassengerId' (an identifier")
     assert "collect.table.exclude" in notice
     assert record["columns"] == {"numeric": ["income", "age", "balance"], "categorical": ["member", "country"]}
-    assert record["class_names"] == ["no", "yes"] and record["class_counts"] == {"0": 400, "1": 20}
+    assert record["class_names"] == ["no", "yes"] and record["class_counts"] == {"0": 392, "1": 28}
     x, _ = read_raw()
     assert list(x.columns) == ["income", "age", "balance", "member", "country"]
     assert set(x["member"].dropna()) == {"true", "false"} and x["member"].isna().sum() == frame["member"].isna().sum()
     assert set(x["country"]) == {"NA", "FR", "None", "n/a"}  # codes, not gaps
     define_task.main()
-    assert json.loads((project / paths.TASK).read_text())["primary_metric"] == "pr_auc"  # 1:20 is imbalanced
+    assert json.loads((project / paths.TASK).read_text())["primary_metric"] == "pr_auc"  # 1:14 is imbalanced
     split.main()
     vectorize.main()
     from stages.lib.artifacts import read_features
@@ -298,7 +300,7 @@ def test_a_messy_table_runs_through_collect_define_task_split_and_vectorize(proj
     assert stats["missing_indicators"] == ["income"]
     assert stats["categories"] == {"member": ["false", "missing", "true"], "country": ["FR", "NA", "None", "n/a"]}
     features, y = read_features("test")
-    assert np.isfinite(features).all() and features.shape[1] == 3 + 1 + 3 + 4 and (y == 1).sum() == 4
+    assert np.isfinite(features).all() and features.shape[1] == 3 + 1 + 3 + 4 and (y == 1).sum() == 6
 
 
 def test_exclude_lists_columns_or_keeps_them_all(project, default_params):
@@ -430,3 +432,99 @@ def test_a_table_of_only_ids_and_constants_stops_collect(project, default_params
                                             r"in collect.table.numeric or categorical"):
         run_collect(project, default_params, frame)
     assert not (project / paths.RAW_DIR).exists()
+
+
+def passenger_list(n=1309) -> pd.DataFrame:
+    """A passenger list of few, coarse columns (sex, class, age with gaps) and a row number: most passengers share
+    their row with others, and are different people."""
+    rng = np.random.default_rng(5)
+    sex = rng.choice(["male", "female"], n, p=[0.64, 0.36])
+    pclass = rng.choice([1, 2, 3], n, p=[0.25, 0.21, 0.54])
+    age = np.where(rng.random(n) < 0.2, np.nan, rng.choice([2.0, 18.0, 24.0, 30.0, 36.0, 45.0, 60.0], n))
+    survived = (rng.random(n) < np.where(sex == "female", 0.73, 0.19) - 0.05 * (pclass - 2)).astype(int)
+    return pd.DataFrame({"row": np.arange(1, n + 1), "pclass": pclass, "sex": sex, "age": age, "survived": survived})
+
+
+def test_a_tables_identical_rows_are_kept_counted_and_split_together(project, default_params, capsys):
+    from stages import split
+
+    frame = passenger_list()
+    record = run_collect(project, default_params, frame, target="survived")
+    repeats = len(frame) - len(frame[["pclass", "sex", "age"]].drop_duplicates())
+    assert repeats > 1200  # 42 distinct rows, plus the ages' gaps
+    assert record["examples"] == 1309 and record["duplicates_removed"] == 0 and record["repeats_kept"] == repeats
+    assert record["class_counts"] == {str(k): int(v) for k, v in frame["survived"].value_counts().sort_index().items()}
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line.startswith(f"collect: 1309 examples of table; dropped: none; {repeats} repeat an earlier example "
+                           "and are kept, each in the same split as the example it repeats "
+                           "(collect.deduplicate: true drops them)")
+    split.main()
+    layout = json.loads((project / paths.SPLIT).read_text())
+    x, y = read_raw()
+    rows = np.array(["|".join(map(str, row)) for row in x.itertuples(index=False)])
+    assert not set(rows[layout["test"]]) & set(rows[layout["development"]])
+    assert 200 < len(layout["test"]) < 330 and abs(y[layout["test"]].mean() - y.mean()) < 0.05
+
+
+def test_dropping_a_tables_repeats_is_a_choice_and_is_counted(project, default_params, capsys):
+    frame = passenger_list()
+    params = table_params(default_params, project / "mine.csv", target="survived")
+    params["collect"]["deduplicate"] = True
+    frame.loc[[3, 4], "survived"] = None
+    frame.to_csv(project / "mine.csv", index=False)
+    write_params(project, params)
+    collect.main()
+    record = json.loads((project / paths.RAW_MANIFEST).read_text())
+    kept = record["examples"]
+    assert kept < 100 and record["duplicates_removed"] == 1307 - kept and record["repeats_kept"] == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(
+        f"collect: {kept} examples of table; dropped: 2 without a target, {1307 - kept} repeating an earlier example "
+        "(collect.deduplicate)")
+
+
+def test_empty_and_missing_texts_are_dropped_and_counted(project, default_params, capsys):
+    path = project / "mails.csv"
+    path.write_text('text,label\n"buy now",spam\n,ham\n"   ",ham\n"see you at noon",ham\n"hi",\n"cheap pills",spam\n'
+                    '"lunch?",ham\n')
+    write_params(project, text_params(default_params, path))
+    collect.main()
+    x, y = read_raw()
+    assert x.tolist() == ["buy now", "see you at noon", "cheap pills", "lunch?"] and y.tolist() == [1, 0, 1, 0]
+    record = json.loads((project / paths.RAW_MANIFEST).read_text())
+    assert record["empty_texts_dropped"] == 2 and record["rows_without_target_dropped"] == 1
+    assert "dropped: 1 without a target, 2 with an empty text" in capsys.readouterr().out
+
+
+def test_a_text_file_of_only_empty_texts_stops_collect(project, default_params):
+    path = project / "mails.csv"
+    path.write_text("text,label\n,spam\n  ,ham\n")
+    write_params(project, text_params(default_params, path))
+    with pytest.raises(PipelineError, match="text column 'text' is empty in every labelled row"):
+        collect.main()
+    assert not (project / paths.RAW_DIR).exists()
+
+
+def test_a_class_too_rare_to_judge_stops_split_before_any_training(project, default_params):
+    from stages import define_task, split
+
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"x1": rng.normal(size=2000), "x2": rng.normal(size=2000),
+                          "fraud": np.where(np.isin(np.arange(2000), [5, 400, 800, 1200, 1600, 1999]), "yes", "no")})
+    run_collect(project, default_params, frame, target="fraud")
+    define_task.main()
+    with pytest.raises(PipelineError) as error:
+        split.main()
+    message = str(error.value)
+    assert message.startswith("class 'yes' has 6 example(s), 1 of them in the test split, which needs at least 5")
+    assert "\n" not in message and not (project / paths.SPLIT).exists()
+
+
+def test_a_regression_target_with_one_value_in_a_split_stops_split(project, default_params):
+    from stages import split
+
+    frame = pd.DataFrame({"when": pd.date_range("2024-01-01", periods=100, freq="D").strftime("%Y-%m-%d"),
+                          "x": np.random.default_rng(0).normal(size=100), "level": np.r_[np.linspace(0, 1, 60), np.full(40, 2.5)]})
+    run_collect(project, default_params, frame, target="level", time_column="when")
+    with pytest.raises(PipelineError, match="the test split holds 20 example\\(s\\) with a single target value"):
+        split.main()
+    assert not (project / paths.SPLIT).exists()

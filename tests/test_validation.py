@@ -57,8 +57,8 @@ def test_same_example_in_train_and_test_is_leakage(project):
     assert "[leakage] expect_column_values_to_be_between(column=n_splits, max_value=1.0)" in message
     duplicate = kind_named("images").row_hashes(x[[split["test"][3]]])[0]
     assert f"fold=0, hash={duplicate}, splits=test,train, n_splits=2" in message
-    assert message.endswith("set collect.deduplicate: true so that repeats are dropped before the split, "
-                            "and rerun collect and split")
+    assert message.endswith("rebuild the split with `dvc repro split`, which keeps repeats together, or set "
+                            "collect.deduplicate: true so that they are dropped")
     assert "\n" not in message
     assert_no_outputs(project)
 

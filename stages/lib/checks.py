@@ -33,8 +33,8 @@ HINTS = {
                    "split.folds or a larger split.test_fraction",
     "class_gap": "a split's class proportions differ from the whole's: keep split.shuffle: true (stratified splits) "
                  "or raise validate.max_class_proportion_gap",
-    "leakage": "the same example sits in two splits: set collect.deduplicate: true so that repeats are dropped "
-               "before the split, and rerun collect and split",
+    "leakage": "the same example sits in two splits: rebuild the split with `dvc repro split`, which keeps "
+               "repeats together, or set collect.deduplicate: true so that they are dropped",
     "arrow_of_time": "validation or test data come before training data: rebuild the split with `dvc repro split`, "
                      "or set collect.table.time_column: null if the order does not matter",
     "target_leakage": "a column that alone predicts the target is likely derived from it: exclude it with "

@@ -174,6 +174,11 @@ def load_dataset(spec: DatasetSpec, options, problem: str = "auto"):
     return spec.load(spec, options, problem)
 
 
+def drops_repeats(kind, deduplicate) -> bool:
+    """collect.deduplicate: true or false as written; auto drops the repeats of kinds whose repeats are copies."""
+    return deduplicate if isinstance(deduplicate, bool) else kind.repeats_are_copies
+
+
 def deduplicate(kind, x, y):
     """Drop examples whose content repeats an earlier one: a repeat could land in two splits. `kind`: the
     data's (stages.lib.kinds).
@@ -182,6 +187,23 @@ def deduplicate(kind, x, y):
     _, first = np.unique(kind.row_hashes(x), return_index=True)
     keep = np.sort(first)
     return kind.take(x, keep), y[keep], len(y) - len(keep)
+
+
+def count_repeats(kind, x) -> int:
+    """How many examples repeat the content of an earlier one."""
+    return len(x) - len(np.unique(kind.row_hashes(x)))
+
+
+def collect_summary(name: str, examples: int, dropped: dict, repeats_kept: int, sampled_from: int) -> str:
+    """collect's closing line: what was kept, every dropped example counted with its reason, repeats kept."""
+    reasons = [f"{count} {reason}" for reason, count in dropped.items() if count]
+    line = f"collect: {examples} examples of {name}; dropped: {', '.join(reasons) or 'none'}"
+    if sampled_from > examples:
+        line += f"; a stratified sample of {examples} of {sampled_from} kept (collect.limit)"
+    if repeats_kept:
+        line += (f"; {repeats_kept} repeat an earlier example and are kept, each in the same split as the "
+                 "example it repeats (collect.deduplicate: true drops them)")
+    return line
 
 
 def stratified_sample(kind, x, y, limit: Optional[int], seed: int, stratify: bool = True):
@@ -199,7 +221,8 @@ def stratified_sample(kind, x, y, limit: Optional[int], seed: int, stratify: boo
     return kind.take(x, keep), y[keep]
 
 
-def manifest(spec: DatasetSpec, x, y: np.ndarray, duplicates_removed: int = 0, details: Optional[dict] = None) -> dict:
+def manifest(spec: DatasetSpec, x, y: np.ndarray, duplicates_removed: int = 0, details: Optional[dict] = None,
+             repeats_kept: int = 0) -> dict:
     """Provenance of the raw data: where it came from, content hashes, counts and column roles."""
     details = dict(details or {})
     problem = details.pop("problem", spec.problem)
@@ -213,6 +236,7 @@ def manifest(spec: DatasetSpec, x, y: np.ndarray, duplicates_removed: int = 0, d
         "examples": len(y),
         **kind.shape_and_dtype(x),
         "duplicates_removed": duplicates_removed,
+        "repeats_kept": repeats_kept,
         **details,
     }
     if problem == "classification":

@@ -88,6 +88,32 @@ def greater_is_better(metric: str) -> bool:
     return metric.removeprefix("test_") not in LOWER_IS_BETTER
 
 
+# The values each task_scores metric can take, (lowest, highest); None: no bound on that side.
+METRIC_RANGES = {"accuracy": (0.0, 1.0), "precision": (0.0, 1.0), "recall": (0.0, 1.0), "f1": (0.0, 1.0),
+                 "roc_auc": (0.0, 1.0), "pr_auc": (0.0, 1.0), "log_loss": (0.0, None), "mae": (0.0, None),
+                 "mse": (0.0, None), "rmse": (0.0, None), "r2": (None, 1.0)}
+
+
+def metric_range(metric: str) -> tuple:
+    """(lowest, highest) a metric (a task_scores name, with or without a test_ prefix) can take;
+    (None, None) for any other number (epochs_trained)."""
+    return METRIC_RANGES.get(metric.removeprefix("test_"), (None, None))
+
+
+def in_range(metric: str, low: float, high: float) -> tuple:
+    """An interval of `metric` clipped into the values it can take."""
+    lowest, highest = metric_range(metric)
+    bounds = (-np.inf if lowest is None else lowest, np.inf if highest is None else highest)
+    return tuple(float(np.clip(end, *bounds)) for end in (low, high))
+
+
+def tolerance_is_relative(metric: str) -> bool:
+    """Whether a tolerance on `metric` is a share of the score rather than an amount of it: for metrics
+    without an upper bound (MAE, MSE, RMSE in the target's units, log loss), whose scale is the data's.
+    Bounded metrics (accuracy, AUC, ... and R² at most 1) take tolerances in points."""
+    return metric_range(metric)[1] is None
+
+
 def correct(task: Task, y_true: np.ndarray, output: np.ndarray) -> np.ndarray:
     """Per example: did the model's output (probabilities) pick the true class?"""
     probabilities = one_column_if_binary(np.asarray(output).reshape(len(y_true), -1), task.classes)

@@ -11,7 +11,7 @@ import numpy as np
 from scipy.stats import binomtest
 from scipy.stats import t as student_t
 
-from stages.lib.evaluation import numeric_keys, one_column_if_binary, predict_classes
+from stages.lib.evaluation import in_range, numeric_keys, one_column_if_binary, predict_classes
 from stages.lib.task import Task
 
 CONFIDENCE = 0.95
@@ -142,10 +142,11 @@ def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> t
 
 def score_intervals(task: Task, y_true, outputs: list, samples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> list:
     """A 95% interval for every metric of each output's scores, on the same resamples: Wilson for accuracy
-    (a proportion), the percentile bootstrap over the examples for the rest. [{metric: (low, high)}]."""
+    (a proportion), the percentile bootstrap over the examples for the rest, each within the metric's range
+    (stages.lib.evaluation.METRIC_RANGES). [{metric: (low, high)}]."""
     results = []
     for output, resampled in zip(outputs, bootstrap_scores(task, y_true, outputs, samples, seed)):
-        intervals = {metric: percentile_interval(values) for metric, values in resampled.items()}
+        intervals = {metric: in_range(metric, *percentile_interval(values)) for metric, values in resampled.items()}
         if "accuracy" in intervals:
             right = weighted_scores(task, y_true, output, np.ones(len(y_true)))["accuracy"][0] * len(y_true)
             intervals["accuracy"] = wilson_interval(round(right), len(y_true))
@@ -153,17 +154,20 @@ def score_intervals(task: Task, y_true, outputs: list, samples: int = BOOTSTRAP_
     return results
 
 
-def fold_interval(values, confidence: float = CONFIDENCE):
+def fold_interval(values, metric: str = "", confidence: float = CONFIDENCE):
     """Student's t interval of the mean of per-fold scores, None for a single fold. Folds share training
-    examples, so it is an approximation (on the narrow side), as every cross-validation interval is."""
+    examples, so it is an approximation (on the narrow side), as every cross-validation interval is.
+
+    Student's t knows no bounds (folds at 0.99, 1, 1 reach past 1), so the interval is clipped into the
+    range of `metric` (stages.lib.evaluation.METRIC_RANGES: accuracy at most 1, MAE at least 0, ...);
+    a name outside them (epochs_trained) is left unclipped."""
     values = np.asarray(values, float)
     if len(values) < 2:
         return None
     spread = values.std(ddof=1) / np.sqrt(len(values))
     if spread == 0:
         return float(values.mean()), float(values.mean())
-    low, high = student_t.interval(confidence, len(values) - 1, loc=values.mean(), scale=spread)
-    return float(low), float(high)
+    return in_range(metric, *student_t.interval(confidence, len(values) - 1, loc=values.mean(), scale=spread))
 
 
 def with_intervals(scores: dict, intervals: dict, prefix: str = "") -> dict:
@@ -177,10 +181,10 @@ def with_intervals(scores: dict, intervals: dict, prefix: str = "") -> dict:
 
 
 def cross_validated_intervals(task: Task, fold_scores: list, fold_outputs: list, seed: int) -> dict:
-    """A 95% interval for each cross-validated score: Student's t over the folds, or with a single
-    (hold-out) validation split, score_intervals over its examples."""
+    """A 95% interval for each cross-validated score, within the metric's range: Student's t over the folds,
+    clipped, or with a single (hold-out) validation split, score_intervals over its examples."""
     if len(fold_scores) > 1:
-        return {k: fold_interval([row[k] for row in fold_scores]) for k in numeric_keys(fold_scores[0])}
+        return {k: fold_interval([row[k] for row in fold_scores], k) for k in numeric_keys(fold_scores[0])}
     y_true, output = fold_outputs[0]
     return score_intervals(task, y_true, [output], seed=seed)[0]
 

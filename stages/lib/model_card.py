@@ -125,6 +125,8 @@ def describe_data(task: Task, manifest: dict, split: dict, validation: dict, res
             "file_sha256": manifest.get("file_sha256"), "examples": manifest.get("examples"),
             "duplicates_removed": manifest.get("duplicates_removed", 0),
             "rows_without_target": manifest.get("rows_without_target_dropped", 0),
+            "empty_texts": manifest.get("empty_texts_dropped", 0),
+            "repeats_kept": manifest.get("repeats_kept", 0),
             "excluded": manifest.get("excluded") or {}, "balance": balance,
             "target_summary": {k: fmt(v) for k, v in (manifest.get("target_summary") or {}).items()},
             "protocol": protocol_text, "validation": validation_verdicts(validation, results)}
@@ -190,7 +192,9 @@ def describe_story(task: Task, baseline: dict, overfit: dict, regularize: dict, 
         from stages.lib.plots import candidate_curves_png
 
         figure = data_uri(candidate_curves_png(candidate_histories, task.training_metric))
-    held = [{"name": name, "claim": study.get("claim", ""), "verdict": verdict_word(study)}
+    # form: which form of the study ran (classification or regression); a study that could not run says why.
+    held = [{"name": name, "claim": study.get("claim", ""), "form": study.get("form", ""),
+             "verdict": verdict_word(study) + (f": {study['not_applicable']}" if "not_applicable" in study else "")}
             for name, study in studies.items()]
     return {"baseline": baseline_text, "diagnosis": diagnosis, "candidates": candidates,
             "kept": candidate.get("name"), "kept_settings": settings, "folds": regularize.get("folds"),
@@ -223,6 +227,7 @@ def test_scores(evaluation: dict) -> list:
     return [{"metric": metric_name(key[len("test_"):]), "model": _with_interval(evaluation, key),
              "overfit": _with_interval(evaluation.get("overfit", {}), key),
              "baseline": _with_interval(evaluation.get("baseline", {}), key),
+             "last_value": _with_interval(evaluation.get("last_value", {}), key),
              "seeds": (f"{fmt(evaluation[key + '_seed_mean'])} ± {fmt(evaluation[key + '_seed_std'])}"
                        if f"{key}_seed_mean" in evaluation else "")} for key in keys]
 
@@ -305,6 +310,19 @@ def describe_worst(task: Task, predictions: pd.DataFrame, names: dict, kind: str
     return rows
 
 
+def last_value_note(task: Task, evaluation: dict):
+    """Whether the model beats the last known value on the test period (time-ordered splits only; else None)."""
+    if "last_value" not in evaluation:
+        return None
+    metric = task.primary_metric
+    model, last = evaluation[f"test_{metric}"], evaluation["last_value"][f"test_{metric}"]
+    loses = model < last if task.greater_is_better else model > last
+    return {"loses": loses, "text": (
+        f"The model {'loses to' if loses else 'beats'} the last known value on the test period: "
+        f"{metric_name(metric)} {fmt(model)} against {fmt(last)} for predicting the last training target"
+        + (": a forecaster would do better keeping today's value." if loses else "."))}
+
+
 def describe_test(task: Task, evaluation: dict, predictions: pd.DataFrame, names: dict, kind: str, x,
                   figures: dict) -> dict:
     metric = task.primary_metric
@@ -317,7 +335,8 @@ def describe_test(task: Task, evaluation: dict, predictions: pd.DataFrame, names
                 f"{p_value(evaluation['gain_over_baseline_p_value'])}")
     result = {"headline": headline(task, evaluation), "scores": test_scores(evaluation),
               "examples": len(predictions), "seeds": evaluation.get("seeds", 1), "validation": validation,
-              "gain": gain, "worst": describe_worst(task, predictions, names, kind, x), "confusion": None,
+              "gain": gain, "last_value": last_value_note(task, evaluation),
+              "worst": describe_worst(task, predictions, names, kind, x), "confusion": None,
               "ranges": None, "figures": []}
     if task.is_regression:
         from stages.lib.plots import residuals_png

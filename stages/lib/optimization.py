@@ -9,6 +9,7 @@ import numpy as np
 from scipy.sparse import issparse
 
 from stages.lib import markdown
+from stages.lib.evaluation import task_scores, tolerance_is_relative
 from stages.lib.paired import compare_models
 from stages.lib.task import Task
 
@@ -139,17 +140,37 @@ def single_example_latency_ms(model, x, repeats: int) -> float:
     return statistics.median(times) * 1000
 
 
-def judge(comparison: dict, max_loss: float, significance: float) -> dict:
+def loss_bar(metric: str, max_loss: float, reference: float, one_example: float) -> tuple:
+    """(the most a variant may lose against float32, how that was set) for optimize.max_score_loss.
+
+    A bounded metric (accuracy, AUC, ... in [0, 1], and R² at most 1) loses points: the bar is max_loss
+    itself. An unbounded one (MAE, MSE, RMSE in the target's units; stages.lib.evaluation.
+    tolerance_is_relative) loses a share of float32's score `reference`: the bar is max_loss x that
+    score, whatever the target's scale (0.01: 1% of the MAE, cents for a price of hundreds of dollars).
+    Either way at least `one_example`, what one test example can move the difference (stages.lib.
+    evaluation.one_example: 1/n for accuracy, the largest change of one example's error over n for MAE).
+    """
+    if tolerance_is_relative(metric):
+        allowed = max_loss * abs(reference)
+        how = (f"optimize.max_score_loss {max_loss:g} as a share of float32's test {metric}, "
+               f"{max_loss * 100:.4g}% of {reference:.4g} = {allowed:.4f}")
+    else:
+        allowed = max_loss
+        how = f"optimize.max_score_loss {max_loss:g}, absolute for {metric}"
+    bar = max(allowed, one_example)
+    return bar, f"a bar of {bar:.4f} (the larger of {how}, and one test example {one_example:.4f})"
+
+
+def judge(comparison: dict, bar: tuple, significance: float) -> dict:
     """Accept or reject a variant from its paired comparison with float32 on the test examples.
 
     Rejected only when it is significantly worse (one-sided p-value at most `significance`)
-    and loses more than `max_loss` and more than one test example can make.
+    and loses more than the bar, loss_bar's (value, how it was set).
     """
     loss, p_value = comparison["difference"], comparison["p_value"]
-    bar = max(max_loss, comparison["one_example"])
+    bar, how = bar
     lost = (f"loses {loss:.4f} (95% interval {comparison['ci_low']:+.4f} to {comparison['ci_high']:+.4f}) against "
-            f"a bar of {bar:.4f} (the larger of optimize.max_score_loss {max_loss} and one test example "
-            f"{comparison['one_example']:.4f})")
+            f"{how}")
     tested = f"one-sided p={p_value:.3g} against optimize.significance {significance}"
     if p_value > significance:
         return {"status": "accepted", "reason": f"not significantly worse ({tested}); {lost}"}
@@ -160,15 +181,19 @@ def judge(comparison: dict, max_loss: float, significance: float) -> dict:
 
 def compare_variants(task: Task, y_test: np.ndarray, outputs: dict, seed: int, max_loss: float,
                      significance: float) -> dict:
-    """Each variant's test-score loss against float32 on the same examples, its interval, p-value and status."""
+    """Each variant's test-score loss against float32 on the same examples, its interval, p-value and status;
+    `max_loss` is optimize.max_score_loss, read as loss_bar says."""
+    metric = task.primary_metric
+    reference = task_scores(task, y_test, outputs["float32"])[metric]
     verdicts = {}
     for name, output in outputs.items():
         if name == "float32":
             continue
-        comparison = compare_models(task, task.primary_metric, y_test, outputs["float32"], output, seed)
+        comparison = compare_models(task, metric, y_test, outputs["float32"], output, seed)
+        bar = loss_bar(metric, max_loss, reference, comparison["one_example"])
         verdicts[name] = {"score_loss": comparison["difference"], "score_loss_ci_low": comparison["ci_low"],
                           "score_loss_ci_high": comparison["ci_high"], "p_value": comparison["p_value"],
-                          "one_example": comparison["one_example"], **judge(comparison, max_loss, significance)}
+                          "one_example": comparison["one_example"], **judge(comparison, bar, significance)}
     return verdicts
 
 

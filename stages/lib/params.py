@@ -75,8 +75,9 @@ class TextSource(Section):
 class CollectParams(Section):
     # Keep a stratified sample of this many examples (null keeps all): for quick runs.
     limit: Optional[int] = Field(gt=0)
-    # Drop examples whose content repeats an earlier one, so no example can sit in two splits.
-    deduplicate: bool
+    # Drop examples whose content repeats an earlier one (true), keep them (false), or auto: drop copies of a
+    # text or an image, keep a table's identical rows (observations). Kept repeats are split together.
+    deduplicate: Union[Literal["auto"], bool]
     # A folder already holding the published files (mnist.npz); null: $UWF_DATA_DIR, then the Keras cache.
     data_dir: Optional[str]
     imdb: ImdbEncoding
@@ -93,6 +94,9 @@ class SplitParams(Section):
     validation_fraction: float = Field(gt=0, lt=1)
     folds: int = Field(ge=2)
     repeats: int = Field(ge=1)
+    # Fewest examples of each class (classification) in the test split and in every validation split;
+    # fewer stops split before any training, since no model could be judged on them.
+    min_class_examples: int = Field(ge=1)
 
     @model_validator(mode="after")
     def _fractions_leave_training_data(self):
@@ -207,7 +211,8 @@ class OptimizeParams(Section):
     fine_tune_epochs: int = Field(ge=0)  # training after pruning, with the zeros held in place
     # A variant is rejected (not written, the stage still passes) when it is significantly worse than
     # float32 on the same test examples (one-sided paired test at `significance`) AND loses more than
-    # max_score_loss of the primary metric (and more than one test example can make).
+    # max_score_loss of the primary metric (and more than one test example can make): absolute for metrics in
+    # [0, 1] (accuracy, PR-AUC), a share of float32's score for unbounded ones (MAE, RMSE).
     max_score_loss: float = Field(ge=0)
     significance: float = Field(gt=0, le=1)
 

@@ -45,17 +45,22 @@ def _save(figure, path) -> None:
     plt.close(figure)
 
 
-def study_png(path, histories: dict, title: str) -> None:
-    """Validation loss and accuracy per epoch of each variant of a study, training dashed."""
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 4))
+# Each form's two panels of a study's figure: (the history's column, axis label).
+STUDY_PANELS = {"classification": (("cross_entropy", "Cross-entropy"), ("accuracy", "Accuracy")),
+                "regression": (("loss", "Loss (MSE, weight penalties included)"), ("mae", "MAE"))}
+
+
+def study_png(path, histories: dict, title: str, form: str = "classification") -> None:
+    """Validation loss and accuracy (regression: loss and MAE) per epoch of each variant of a study, training
+    dashed."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for (name, history), colour in zip(histories.items(), colours):
-        for axis, metric in ((loss_axis, "cross_entropy"), (accuracy_axis, "accuracy")):
+        for axis, (metric, _) in zip(axes, STUDY_PANELS[form]):
             axis.plot(history["epoch"], history[metric], "--", color=colour, alpha=0.6, label=f"{name} training")
             axis.plot(history["epoch"], history[f"val_{metric}"], "-", color=colour, label=f"{name} validation")
-    loss_axis.set_ylabel("Cross-entropy")
-    accuracy_axis.set_ylabel("Accuracy")
-    for axis in (loss_axis, accuracy_axis):
+    for axis, (_, label) in zip(axes, STUDY_PANELS[form]):
+        axis.set_ylabel(label)
         axis.set_xlabel("Epochs")
         if histories:  # a study that does not apply has no curves to name
             axis.legend(fontsize=7)

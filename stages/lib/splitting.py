@@ -4,15 +4,17 @@ from typing import Optional
 
 import numpy as np
 from sklearn.model_selection import (
+    GroupKFold,
     KFold,
     RepeatedKFold,
     RepeatedStratifiedKFold,
+    StratifiedGroupKFold,
     StratifiedKFold,
     TimeSeriesSplit,
     train_test_split,
 )
 
-from stages.lib.errors import PipelineError
+from stages.lib.errors import PipelineError, as_written
 from stages.lib.params import SplitParams
 
 
@@ -56,6 +58,66 @@ def _fold_splitter(protocol: str, params: SplitParams, seed: int, stratify: bool
     return KFold(n_splits=params.folds, shuffle=False)
 
 
+def _parts_in_order(groups: np.ndarray, n_parts: int) -> np.ndarray:
+    """A part number per example: the groups in the order of their first example, cut into n_parts runs of about
+    equal numbers of examples."""
+    _, first, inverse, sizes = np.unique(groups, return_index=True, return_inverse=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    starts = np.empty(len(order), dtype=np.int64)
+    starts[order] = np.cumsum(sizes[order]) - sizes[order]
+    return (starts * n_parts // len(groups))[inverse]
+
+
+def _grouped_parts(indices, y, groups, n_parts: int, shuffle: bool, seed, stratify: bool) -> np.ndarray:
+    """A part number (0 .. n_parts-1) per index, every group whole in one part: stratified by scikit-learn's
+    StratifiedGroupKFold when shuffled, in the order of the data otherwise."""
+    distinct = len(np.unique(groups[indices]))
+    if distinct < n_parts:
+        raise PipelineError(f"{distinct} distinct examples among {len(indices)} are too few to cut into {n_parts} "
+                            "parts that keep repeats together: bring more data, lower split.folds, or set "
+                            "collect.deduplicate: true")
+    if not shuffle:
+        part = _parts_in_order(groups[indices], n_parts)
+    else:
+        splitter = (StratifiedGroupKFold if stratify else GroupKFold)(n_splits=n_parts, shuffle=True,
+                                                                      random_state=seed)
+        try:
+            folds = list(splitter.split(indices.reshape(-1, 1), y[indices], groups[indices]))
+        except ValueError as error:
+            raise PipelineError(f"cannot split {len(indices)} examples into {n_parts} parts of whole repeats: "
+                                f"{error}") from None
+        part = np.empty(len(indices), dtype=np.int64)
+        for number, (_, members) in enumerate(folds):
+            part[members] = number
+    if len(np.unique(part)) < n_parts:  # a few groups of very different sizes
+        raise PipelineError(f"the {distinct} distinct examples among {len(indices)} cannot be cut into {n_parts} "
+                            "parts that keep repeats together: bring more data, lower split.folds, or set "
+                            "collect.deduplicate: true")
+    return part
+
+
+def _grouped_holdout(indices, y, groups, fraction, shuffle, seed, stratify):
+    """_holdout keeping identical examples (one group) together: the held-out part is one of round(1 / fraction)
+    group-respecting parts (the last one when unshuffled, as _holdout takes the end)."""
+    n_parts = max(2, int(round(1 / fraction)))
+    part = _grouped_parts(indices, y, groups, n_parts, shuffle, seed, stratify)
+    held = n_parts - 1 if not shuffle else 0
+    return np.sort(indices[part != held]), np.sort(indices[part == held])
+
+
+def _grouped_folds(development, y, groups, protocol, params: SplitParams, seed, stratify) -> list:
+    """K-fold or iterated K-fold over `development`, every group of identical examples in one fold."""
+    rng = np.random.RandomState(seed)  # as RepeatedStratifiedKFold draws each repeat's seed
+    repeats = params.repeats if protocol == "iterated_kfold" else 1
+    folds = []
+    for _ in range(repeats):
+        part = _grouped_parts(development, y, groups, params.folds, params.shuffle,
+                                rng.randint(np.iinfo(np.int32).max) if protocol == "iterated_kfold" else seed,
+                                stratify)
+        folds += [(development[part != k], development[part == k]) for k in range(params.folds)]
+    return folds
+
+
 def _time_ordered(time: np.ndarray, protocol: str, params: SplitParams):
     """(development, test, folds) cut at distinct times, so equal timestamps never straddle two splits."""
     moments, rank = np.unique(time, return_inverse=True)
@@ -78,16 +140,26 @@ def _time_ordered(time: np.ndarray, protocol: str, params: SplitParams):
 
 
 def make_split(y: np.ndarray, params: SplitParams, seed: int, time: Optional[np.ndarray] = None,
-               stratify: bool = True) -> dict:
+               stratify: bool = True, groups: Optional[np.ndarray] = None) -> dict:
     """Indices of the test split and of each (train, validation) fold of the rest.
 
     The test split is held out first and never enters a fold. Holdout yields one fold.
     With `time`, the test split is the latest and each fold validates on times after its
-    training data (no shuffling); `stratify` is off for regression targets.
+    training data (no shuffling); `stratify` is off for regression targets. `groups` (a label per
+    example, equal for identical examples) keeps each group in one split and one fold; a time-ordered
+    split does so anyway (identical rows share their time).
     """
     protocol = resolve_protocol(params, len(y), time is not None)
     if time is not None:
         development, test, folds = _time_ordered(np.asarray(time), protocol, params)
+    elif groups is not None:
+        development, test = _grouped_holdout(np.arange(len(y)), y, groups, params.test_fraction, params.shuffle, seed,
+                                             stratify)
+        if protocol == "holdout":
+            fraction = params.validation_fraction / (1 - params.test_fraction)
+            folds = [_grouped_holdout(development, y, groups, fraction, params.shuffle, seed, stratify)]
+        else:
+            folds = _grouped_folds(development, y, groups, protocol, params, seed, stratify)
     else:
         everything = np.arange(len(y))
         development, test = _holdout(everything, y, params.test_fraction, params.shuffle, seed, stratify)
@@ -111,6 +183,54 @@ def make_split(y: np.ndarray, params: SplitParams, seed: int, time: Optional[np.
         "development": np.sort(development).tolist(),
         "folds": [{"train": np.sort(t).tolist(), "validation": np.sort(v).tolist()} for t, v in folds],
     }
+
+
+def repeat_groups(hashes: np.ndarray) -> Optional[np.ndarray]:
+    """A group number per example, equal for equal content hashes; None when every example is distinct."""
+    unique, groups = np.unique(hashes, return_inverse=True)
+    return None if len(unique) == len(hashes) else groups
+
+
+def _judged_parts(split: dict, minimum: int) -> list:
+    """(where, indices, fewest examples of each class it needs): the test split and a hold-out validation split need
+    `minimum`; cross-validation needs it of its validation splits together, and one in every training and validation
+    split."""
+    folds = split["folds"]
+    parts = [("the test split", split["test"], minimum)]
+    if len(folds) == 1:
+        return parts + [("the validation split", folds[0]["validation"], minimum),
+                        ("the training split", folds[0]["train"], 1)]
+    together = np.unique(np.concatenate([fold["validation"] for fold in folds]))
+    parts.append(("the validation splits together", together, minimum))
+    for k, fold in enumerate(folds):
+        parts += [(f"validation split {k}", fold["validation"], 1), (f"training split {k}", fold["train"], 1)]
+    return parts
+
+
+def too_few_to_judge(y: np.ndarray, split: dict, classification: bool, minimum: int, class_names=None):
+    """Why no model could be judged on this split (None when it can): a class with fewer than `minimum` examples
+    in the test split or in validation (_judged_parts), or, for regression, a test or validation split whose targets
+    are all equal (R² and every comparison with the mean need at least two values)."""
+    y = np.asarray(y)
+    parts = _judged_parts(split, minimum)
+    if not classification:
+        for where, indices, _ in parts:
+            if not where.startswith("training") and len(np.unique(y[indices])) < 2:
+                return (f"{where} holds {len(indices)} example(s) with a single target value: too few to score a "
+                        "regression; bring more data, or raise split.test_fraction / lower split.folds")
+        return None
+    classes, totals = np.unique(y, return_counts=True)
+    for where, indices, needed in parts:
+        counts = dict(zip(*np.unique(y[indices], return_counts=True)))
+        for label, total in zip(classes, totals):
+            if counts.get(label, 0) < needed:
+                name = as_written(class_names[label] if class_names else label)
+                fix = ("raise split.test_fraction" if where == "the test split" else
+                       "give validation more: raise split.validation_fraction (holdout) or lower split.folds")
+                return (f"class {name} has {total} example(s), {counts.get(label, 0)} of them in {where}, which needs "
+                        f"at least {needed} (split.min_class_examples={minimum}): too few to judge a model on; bring "
+                        f"more examples of it (about {int(np.ceil(needed * len(y) / len(indices)))} in all), or {fix}")
+    return None
 
 
 def split_members(split: dict) -> list:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stages.lib.errors import PipelineError
+from stages.lib.errors import PipelineError, as_written
 from stages.lib.features import FLOAT32_MAX
 from stages.lib.sources import sha256_of_file
 
@@ -109,7 +109,7 @@ def column_roles(frame: pd.DataFrame, numeric, categorical, path) -> dict:
         if name in (numeric or []):
             if (column.notna() & _as_numbers(column).isna()).any():
                 row, value = _first_unparseable(column)
-                raise PipelineError(f"{path}: column {name!r} is listed as numeric but {value!r} (row {row}) "
+                raise PipelineError(f"{path}: column {name!r} is listed as numeric but {as_written(value)} (row {row}) "
                                     "is not a number: fix the value, or add it to collect.table.missing_values")
             roles["numeric"].append(name)
         elif name in (categorical or []) or _is_boolean(column):
@@ -121,7 +121,7 @@ def column_roles(frame: pd.DataFrame, numeric, categorical, path) -> dict:
             if len(present) and _as_numbers(present).notna().mean() >= MOSTLY_NUMBERS:
                 row, value = _first_unparseable(column)
                 raise PipelineError(
-                    f"{path}: column {name!r} holds numbers but {value!r} (row {row}) does not parse: fix the value, "
+                    f"{path}: column {name!r} holds numbers but {as_written(value)} (row {row}) does not parse: fix the value, "
                     "add it to collect.table.missing_values if it marks a gap, or list the column in "
                     "collect.table.categorical")
             roles["categorical"].append(name)
@@ -144,7 +144,7 @@ def encode_target(target: pd.Series, problem: str, path, name: str) -> tuple:
         numbers = _as_numbers(target)
         if numbers.isna().any():
             row, value = _first_unparseable(target)
-            raise PipelineError(f"{path}: regression target {name!r} has {value!r} (row {row}), not a number: "
+            raise PipelineError(f"{path}: regression target {name!r} has {as_written(value)} (row {row}), not a number: "
                                 "fix it or set task.problem")
         _require_float32_range(numbers, path, name)
         return numbers.to_numpy(dtype=np.float64), []
@@ -154,7 +154,7 @@ def encode_target(target: pd.Series, problem: str, path, name: str) -> tuple:
         labels = target.to_numpy() if pd.api.types.is_numeric_dtype(target) else target.astype(str).to_numpy()
     names, codes = np.unique(labels, return_inverse=True)
     if len(names) < 2:
-        raise PipelineError(f"{path}: target column {name!r} has a single class {names[0]!r}: "
+        raise PipelineError(f"{path}: target column {name!r} has a single class {as_written(names[0])}: "
                             "a classifier needs at least two classes")
     return codes.astype(np.int64), [n.item() if hasattr(n, "item") else n for n in names]
 
@@ -168,7 +168,7 @@ def parse_time(column: pd.Series, path, name: str) -> pd.Series:
     bad = parsed.isna()
     if bad.any():
         row, value = _first(column, bad)
-        raise PipelineError(f"{path}: time column {name!r} has {value!r} (row {row}), which is not a time: "
+        raise PipelineError(f"{path}: time column {name!r} has {as_written(value)} (row {row}), which is not a time: "
                             "use ISO dates (2024-01-31) or numbers, or set collect.table.time_column: null")
     return parsed
 
@@ -248,6 +248,14 @@ def _drop_unlabelled(frame: pd.DataFrame, target: str, path) -> tuple:
     return labelled, len(frame) - len(labelled)
 
 
+def _drop_empty_texts(frame: pd.DataFrame, text: str, path) -> tuple:
+    """Rows whose text is missing or only whitespace carry nothing to learn from: (the rest, how many dropped)."""
+    empty = frame[text].isna() | frame[text].astype(str).str.strip().eq("")
+    if empty.all():
+        raise PipelineError(f"{path}: text column {text!r} is empty in every labelled row: fill it in")
+    return frame[~empty], int(empty.sum())
+
+
 def load_table(source, problem: str) -> tuple:
     """(x frame of feature and time columns, y, details for the manifest) from collect.table."""
     path = source.path
@@ -317,8 +325,10 @@ def load_text(source, problem: str) -> tuple:
     frame, unlabelled = _drop_unlabelled(frame, label, path)
     if problem == "regression":
         raise PipelineError("task.problem=regression is not supported for text: use classification or auto")
+    frame, empty = _drop_empty_texts(frame, text, path)
     y, class_names = encode_target(frame[label], "classification", path, label)
-    x = frame[text].fillna("").astype(str).to_numpy(dtype=object)
+    x = frame[text].astype(str).to_numpy(dtype=object)
     return x, y, {"problem": "classification", "file": str(path),
                   "file_sha256": None if path.is_dir() else sha256_of_file(path), "target": label, "time_column": None,
-                  "columns": {"text": text}, "class_names": class_names, "rows_without_target_dropped": unlabelled}
+                  "columns": {"text": text}, "class_names": class_names, "rows_without_target_dropped": unlabelled,
+                  "empty_texts_dropped": empty}

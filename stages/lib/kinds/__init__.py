@@ -30,6 +30,16 @@ def read_raw(directory=paths.RAW_DIR):
     return kind_of(read_json(Path(directory) / Path(paths.RAW_MANIFEST).name)).read_raw(directory)
 
 
+def example_times(directory=paths.RAW_DIR):
+    """The time of every raw example when the data has a time column (a table's collect.table.time_column), else
+    None."""
+    raw = read_json(Path(directory) / Path(paths.RAW_MANIFEST).name)
+    if not raw.get("time_column"):
+        return None
+    x, _ = kind_of(raw).read_raw(directory)
+    return x[raw["time_column"]].to_numpy()
+
+
 def kind_of_input(spec: dict):
     """The kind whose exported model takes the input signature.json describes as `spec`."""
     for kind in KINDS.values():

@@ -19,6 +19,9 @@ class Kind:
 
     name = ""  # the manifest's "kind"
     input = ""  # the input's name in signature.json, by which the server finds the kind
+    # collect.deduplicate: auto. Two identical images or texts are one example collected twice; two identical
+    # table rows are usually two observations (passengers of the same sex, class and age who shared a fate).
+    repeats_are_copies = True
 
     # collect: data/raw, which every later stage reads (stages.lib.artifacts.read_raw)
     def write_raw(self, directory, x, y: np.ndarray) -> None:

@@ -159,6 +159,7 @@ def single_feature_scores(x: pd.DataFrame, y: np.ndarray, columns: dict, split: 
 
 class Table(Kind):
     name, input = "table", "columns"
+    repeats_are_copies = False
 
     def write_raw(self, directory, x, y):
         write_parquet(raw_file(directory, paths.RAW_TABLE), x)
