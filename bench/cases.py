@@ -46,13 +46,13 @@ def single_class(rng) -> pd.DataFrame:
     return pd.DataFrame({"x": rng.normal(size=50), "y": np.where(rng.random(50) < 0.9, 1.0, np.nan)})
 
 
-# name: (file maker, params changes, the stage to reproduce, the stages whose lines to print)
+# name: (file maker, params changes, the stages to reproduce, the stages whose lines to print)
 CASES = {
     "passengers": ("passengers", {"collect": {"table": {"target": "survived", "missing_values": ["NA"]}}},
                    "evaluate", ("collect", "split", "evaluate")),
     "economics": ("economics", {"task": {"problem": "regression"},
                                 "collect": {"table": {"target": "unemploy", "time_column": "date"}}},
-                  "studies", ("baseline", "evaluate", "studies")),
+                  "evaluate studies", ("baseline", "evaluate", "studies")),
     "rare": (rare_positives, {"collect": {"table": {"target": "fraud"}}}, "evaluate", ("collect", "split", "evaluate")),
     "texts": (texts_with_gaps, {"task": {"dataset": "text"}, "collect": {"text": {"text_column": "text",
                                                                                   "label_column": "label"}}},
@@ -88,8 +88,8 @@ def run(name: str) -> None:
         (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         # The stages' `python` must be this interpreter's.
         path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-        result = subprocess.run([*DVC, "repro", stage], cwd=repo, capture_output=True, text=True,
-                                env={**os.environ, "PATH": path})
+        result = subprocess.run([*DVC, "repro", "--keep-going", *stage.split()], cwd=repo, capture_output=True,
+                                text=True, env={**os.environ, "PATH": path})
         lines = [line for line in result.stdout.splitlines() if line.startswith(tuple(f"{s}" for s in shown))]
         errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
         if result.returncode and not errors:
