@@ -26,9 +26,13 @@ from tests.test_pipeline_end_to_end import dvc, environment, run
 
 # Items whose final model is also retrained with a second seed (evaluate.seeds): a regression and a 1:20 label.
 TWO_SEEDS = {"houses", "churn"}
-# Sizes that make a run cheap; everything else stays at its default.
-SMALL = {"overfit.epochs": 15, "regularize.epochs": 20, "studies.{dataset}.epochs": 5, "optimize.fine_tune_epochs": 1,
-         "split.folds": 3, "split.repeats": 1}
+# Sizes that make a run cheap (two folds, two candidates, few epochs: on hundreds of rows a fit's cost is mostly
+# its fixed overhead); everything else stays at its default.
+SMALL = {"overfit.epochs": 10, "regularize.epochs": 12, "studies.{dataset}.epochs": 3, "optimize.fine_tune_epochs": 1,
+         "split.folds": 2, "split.repeats": 1,
+         "regularize.candidates": [{"name": "smaller", "units": [128], "early_stopping_patience": 5},
+                                   {"name": "dropout", "units": [512, 512], "dropout": 0.5,
+                                    "early_stopping_patience": 5}]}
 
 
 def has_key(params: dict, dotted: str) -> bool:

@@ -271,9 +271,10 @@ def switch_task(repo: Path, dataset: str) -> None:
     """Params for another task, with the training sizes shrunk to keep the test quick."""
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["task"]["dataset"] = dataset
-    params["split"].update(repeats=1, folds=3)
+    params["split"].update(repeats=1, folds=2)
     params["overfit"].update(epochs=5)
-    params["regularize"].update(epochs=8)
+    params["regularize"].update(epochs=8, candidates=params["regularize"]["candidates"][:2])
+    params["studies"][dataset]["epochs"] = 3
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
@@ -283,8 +284,8 @@ def test_the_readme_s_example_table_runs_every_stage_by_changing_params_only(rep
     switch_task(repo, "table")
     output = dvc(repo, "repro")
     assert "Running stage 'collect'" in output and "Running stage 'studies'" in output
-    # Under 1,000 rows, auto picks iterated K-fold (here 3 folds x 1 repeat to keep the test quick).
-    assert read(repo, paths.SPLIT)["protocol"] == "iterated_kfold" and read(repo, paths.REGULARIZE_METRICS)["folds"] == 3
+    # Under 1,000 rows, auto picks iterated K-fold (here 2 folds x 1 repeat to keep the test quick).
+    assert read(repo, paths.SPLIT)["protocol"] == "iterated_kfold" and read(repo, paths.REGULARIZE_METRICS)["folds"] == 2
     assert read(repo, paths.EVALUATE_METRICS)["test_accuracy"] >= 0.9
     assert read(repo, paths.VALIDATION)["success"]
     assert read(repo, paths.study_metrics("dropout"))["held"] in (True, False)
