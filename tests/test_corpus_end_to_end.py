@@ -140,6 +140,9 @@ def test_every_stage_runs_on_the_corpus_item(item, tmp_path, tmp_path_factory):
     if item.name == "passengers":  # identical rows are observations: all kept, none in two splits
         assert raw["examples"] == 1309 and raw["duplicates_removed"] == 0 and raw["repeats_kept"] > 800
         assert json.loads((repo / paths.VALIDATION).read_text())["cross_split_duplicates"] == 0
+    if raw["time_column"]:  # a series is also judged against its last known value
+        assert "last_value" in json.loads((repo / paths.BASELINE_METRICS).read_text())
+        assert f"test_{metric}" in json.loads((repo / paths.EVALUATE_METRICS).read_text())["last_value"]
     page = assert_the_card_shows_the_headline(repo)
     assert ("error by range of the actual value" if raw["problem"] == "regression" else "Confusion matrix") in page
     worst_example = "<blockquote>" if item.dataset == "text" else '<div class="scroll"><table><tr><th>'  # quoted, or a row

@@ -124,6 +124,8 @@ def test_bad_tables_stop_collect_with_one_line_and_no_output(project, default_pa
     ("task", "problem", "ranking", r"bad value for 'task.problem'"),
     ("vectorize", "imputation", "mean", r"bad value for 'vectorize.imputation'"),
     ("split", "protocol", "bootstrap", r"bad value for 'split.protocol'"),
+    ("collect", "deduplicate", "sometimes", r"bad value for 'collect.deduplicate'"),
+    ("split", "min_class_examples", 0, r"bad value for 'split.min_class_examples'"),
 ])
 def test_unknown_params_values_are_named(default_params, tmp_path, section, key, value, message):
     write_params(tmp_path, with_changes(default_params, **{section: {key: value}}))

@@ -72,10 +72,11 @@ def _grouped_parts(indices, y, groups, n_parts: int, shuffle: bool, seed, strati
     """A part number (0 .. n_parts-1) per index, every group whole in one part: stratified by scikit-learn's
     StratifiedGroupKFold when shuffled, in the order of the data otherwise."""
     distinct = len(np.unique(groups[indices]))
-    if distinct < n_parts:
-        raise PipelineError(f"{distinct} distinct examples among {len(indices)} are too few to cut into {n_parts} "
+    too_few = PipelineError(f"{distinct} distinct examples among {len(indices)} are too few to cut into {n_parts} "
                             "parts that keep repeats together: bring more data, lower split.folds, or set "
                             "collect.deduplicate: true")
+    if distinct < n_parts:
+        raise too_few
     if not shuffle:
         part = _parts_in_order(groups[indices], n_parts)
     else:
@@ -90,9 +91,7 @@ def _grouped_parts(indices, y, groups, n_parts: int, shuffle: bool, seed, strati
         for number, (_, members) in enumerate(folds):
             part[members] = number
     if len(np.unique(part)) < n_parts:  # a few groups of very different sizes
-        raise PipelineError(f"the {distinct} distinct examples among {len(indices)} cannot be cut into {n_parts} "
-                            "parts that keep repeats together: bring more data, lower split.folds, or set "
-                            "collect.deduplicate: true")
+        raise too_few
     return part
 
 

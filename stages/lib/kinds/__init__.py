@@ -36,8 +36,7 @@ def example_times(directory=paths.RAW_DIR):
     raw = read_json(Path(directory) / Path(paths.RAW_MANIFEST).name)
     if not raw.get("time_column"):
         return None
-    x, _ = kind_of(raw).read_raw(directory)
-    return x[raw["time_column"]].to_numpy()
+    return kind_of(raw).read_column(directory, raw["time_column"])
 
 
 def kind_of_input(spec: dict):

@@ -138,10 +138,10 @@ def read_labels(directory) -> np.ndarray:
     return read_raw_arrays(raw_file(directory, paths.RAW_LABELS), ["y"])["y"]
 
 
-def read_raw_parquet(path):
-    """A raw parquet file as a pandas frame."""
+def read_raw_parquet(path, columns=None):
+    """A raw parquet file as a pandas frame (only `columns`, when named)."""
     import pandas as pd
 
     if not Path(path).exists():
         raise PipelineError(f"{path} is missing: rebuild it with `dvc repro collect`")
-    return pd.read_parquet(path)
+    return pd.read_parquet(path, columns=columns)

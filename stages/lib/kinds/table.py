@@ -168,6 +168,10 @@ class Table(Kind):
     def read_raw(self, directory):
         return read_raw_parquet(raw_file(directory, paths.RAW_TABLE)), read_labels(directory)
 
+    def read_column(self, directory, name: str):
+        """One raw column (the time column), without reading the others."""
+        return read_raw_parquet(raw_file(directory, paths.RAW_TABLE), columns=[name])[name].to_numpy()
+
     def take(self, x, indices):
         return x.iloc[indices].reset_index(drop=True)
 
