@@ -2,7 +2,8 @@
 verdict, then one Markdown table of every claim (reports/studies.md).
 
 They run side by side, one process per core (parallel_map), so TensorFlow starts once per core rather than once
-per study.
+per study. A training split of more than studies.<dataset>.max_examples examples is cut to a seeded sample of that
+many (stratified for classification; sample_for_studies), which the summary, each verdict and the model card name.
 """
 import pandas as pd
 
@@ -14,7 +15,8 @@ from stages.lib.io import atomic_dir, atomic_path, write_csv, write_json
 from stages.lib.parallel import parallel_map
 from stages.lib.params import load_params
 from stages.lib.plots import study_png
-from stages.lib.studies import Study, count_line, define_studies, run_study, study_form, summary_markdown, verdict_word
+from stages.lib.studies import (Study, count_line, define_studies, run_study, sample_for_studies, sample_sentence,
+                                studies_sample, study_form, summary_markdown, verdict_word)
 from stages.lib.task import read_task
 
 # The curves of each form: a regression model reports its loss (MSE) and MAE, no accuracy nor cross-entropy.
@@ -38,19 +40,28 @@ def write_study(study: Study, histories: dict, verdict: dict) -> dict:
     return verdict
 
 
-def run_named_study(name: str, task, settings, seed: int) -> tuple:
-    """run_study of the study called `name` on the first fold; a job for parallel_map, which cannot send a Study
-    (its verdict is a function) nor needs to send the features."""
-    return run_study(define_studies(settings, study_form(task))[name], task, read_features("train", 0),
-                     read_features("validation", 0), settings, seed)
+def run_named_study(name: str, task, settings, seed: int, dataset: str) -> tuple:
+    """run_study of the study called `name` on the first fold, or on its seeded sample when its training split has
+    more than studies.<dataset>.max_examples examples (the verdict then records the sample); a job for
+    parallel_map, which cannot send a Study (its verdict is a function) nor needs to send the features."""
+    train, validation, sample = sample_for_studies(read_features("train", 0), read_features("validation", 0),
+                                                   settings.max_examples, seed, task.is_regression,
+                                                   key=f"studies.{dataset}.max_examples")
+    histories, verdict = run_study(define_studies(settings, study_form(task))[name], task, train, validation,
+                                   settings, seed)
+    return histories, ({**verdict, "sample": sample} if sample else verdict)
 
 
 def main() -> None:
     params = load_params()
     task = read_task()
     studies = define_studies(params.study_settings, study_form(task))
-    outcomes = parallel_map(run_named_study, [(name, task, params.study_settings, params.seed) for name in studies])
+    outcomes = parallel_map(run_named_study, [(name, task, params.study_settings, params.seed, params.task.dataset)
+                                              for name in studies])
     verdicts = {name: write_study(studies[name], *outcome) for name, outcome in zip(studies, outcomes)}
+    sample = studies_sample(verdicts)
+    if sample:
+        print(f"studies: {sample_sentence(sample, task.is_regression)}")
     with atomic_path(paths.STUDIES_SUMMARY) as tmp:
         tmp.write_text(summary_markdown(params.task.dataset, verdicts))
     record("studies")

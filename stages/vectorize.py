@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from stages.lib import paths
-from stages.lib.artifacts import write_features
+from stages.lib.artifacts import storage_note, write_features
 from stages.lib.errors import run_stage
 from stages.lib.export import preprocessing_model
 from stages.lib.io import atomic_dir, read_json, save_keras_model, write_json
@@ -34,8 +34,11 @@ def main() -> None:
         # serves it as it is (a KNN-imputed table cannot be served, and export says so).
         if not kind.unservable(preprocessor.statistics()):
             save_keras_model(preprocessing_model(preprocessor, raw), tmp / Path(paths.PREPROCESSING_MODEL).name)
-    print(f"vectorize: {features.shape[1]} float32 features ({raw['kind']}) for {len(split['folds'])} fold(s) "
-          f"and the final model, each fitted on its training data only")
+    capped = preprocessor.statistics().get("other_values")
+    print(f"vectorize: {features.shape[1]} float32 features ({raw['kind']}, {storage_note(features)}) for "
+          f"{len(split['folds'])} fold(s) and the final model, each fitted on its training data only"
+          + (f"; capped at vectorize.max_categories={params.vectorize.max_categories}: {', '.join(capped)}"
+             if capped else ""))
 
 
 if __name__ == "__main__":

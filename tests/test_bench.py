@@ -166,6 +166,59 @@ def test_real_data_stage_by_stage():
                  *(rf"  {stage} +{NUMBER} s" for stage in ("collect", "split")), r"  all 2 stages \d+ s", r"300 examples; no test scores \(evaluate was not among the stages run\)")
 
 
+@pytest.mark.pipeline
+def test_scale_on_two_sizes_through_vectorize():
+    output = bench("scale.py", "--rows", "2000", "3000", "--through", "vectorize")
+    stages = ("collect", "split", "validate", "vectorize")
+    per_size = [
+        (rf"{rows} rows \(dep_delay\): data/flights\.parquet {NUMBER} MB, generated in {NUMBER} s; 4 stages in \S+ "
+         r"\(tiny params\)", r"  stage +seconds +peak RSS MB",
+         *(rf"  {stage} +{NUMBER} +\d+" for stage in stages), rf"  collect to vectorize {NUMBER} s",
+         rf"  all 4 stages {NUMBER} s; highest peak RSS \d+ MB \(\w+; goal <= 2048 MB\)", rf"  data/raw {NUMBER} MB",
+         rf"  data/features {NUMBER} MB \({NUMBER} x data/raw; goal <= 4\)", rf"  DVC cache {NUMBER} MB")
+        for rows in ("2,000", "3,000")]
+    exponent = r" +(-?[\d.]+|n/a)"
+    assert_lines(output, *per_size[0], *per_size[1],
+                 r"growth from 2,000 to 3,000 rows, log\(x2/x1\) / log\(n2/n1\) \(1: linear in the rows\):",
+                 *(rf"  {stage} +time{exponent}  peak RSS{exponent}" for stage in stages),
+                 *(rf"  {re.escape(name)} +size{exponent}" for name in ("data/raw", "data/features", ".dvc/cache")))
+    assert "-0.00" not in output
+
+
+def test_scale_refuses_too_few_rows_and_an_unknown_stage():
+    result = run_bench("scale.py", "--rows", "2000", "10")
+    assert result.returncode == 2 and result.stderr.strip().endswith("error: --rows: at least 100 rows each")
+    result = run_bench("scale.py", "--rows", "2000", "--through", "vectorise")
+    assert result.returncode == 2
+    assert "error: --through: unknown stage 'vectorise': choose from check_params, collect, " in result.stderr
+
+
+def test_scale_refuses_a_keep_folder_that_is_not_empty(tmp_path):
+    (tmp_path / "something").write_text("")
+    result = run_bench("scale.py", "--rows", "2000", "--keep", str(tmp_path))
+    assert result.returncode == 1 and result.stderr.strip() == f"{tmp_path} is not empty: give a new or empty folder"
+
+
+def test_scale_table_is_seeded_chunked_and_time_ordered(tmp_path, monkeypatch):
+    """In-process: the same file on every run, written in chunks of CHUNK_ROWS rows, the time increasing,
+    gaps in every numeric column."""
+    import pyarrow.parquet as pq
+
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    scale = load_bench_module("scale")
+    monkeypatch.setattr(scale, "CHUNK_ROWS", 300)
+    for name in ("first.parquet", "second.parquet"):
+        scale.write_flights(tmp_path / name, 1000, binary=False)
+    whole, again = (pq.read_table(tmp_path / name).to_pandas() for name in ("first.parquet", "second.parquet"))
+    assert len(whole) == 1000 and pq.ParquetFile(tmp_path / "first.parquet").num_row_groups == 4
+    assert whole.equals(again)
+    assert whole["time_hour"].is_monotonic_increasing
+    assert set(scale.GAPS) <= set(whole.columns) and whole[list(scale.GAPS)].isna().any().all()
+    scale.write_flights(tmp_path / "binary.parquet", 1000, binary=True)
+    binary = pq.read_table(tmp_path / "binary.parquet").to_pandas()
+    assert set(binary[scale.BINARY_TARGET]) == {"yes", "no"} and scale.TARGET not in binary
+
+
 def test_real_data_refuses_a_data_dir_that_is_not_a_folder(tmp_path):
     result = run_bench("real_data.py", "mnist", "--data-dir", str(tmp_path / "nowhere"))
     assert result.returncode == 1 and result.stderr.strip() == f"--data-dir {tmp_path / 'nowhere'} is not a folder"

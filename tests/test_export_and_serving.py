@@ -99,3 +99,59 @@ def test_a_table_with_knn_imputation_is_refused_with_the_fix():
     with pytest.raises(PipelineError, match="vectorize.imputation: knn is not supported.*set vectorize.imputation: "
                                             "median"):
         preprocessing_model(preprocessor, {"kind": "table"})
+
+
+def coded_table(n, seed, codes=40):
+    """A numeric column and a code of `codes` values of skewed frequencies (issue 27's tail numbers)."""
+    rng = np.random.default_rng(seed)
+    shares = 1 / np.arange(1, codes + 1)
+    return pd.DataFrame({"age": rng.normal(50, 10, n),
+                         "tail": rng.choice([f"N{i:03d}" for i in range(codes)], size=n, p=shares / shares.sum())
+                         .astype(object)})
+
+
+def test_a_capped_categorical_keeps_its_frequent_values_and_one_column_for_the_rest():
+    from scipy.sparse import issparse
+
+    x = coded_table(400, 7)
+    capped = TableFeatures(["age"], ["tail"], "standard", "median", 5, max_categories=5).fit(x)
+    features = capped.transform(x)
+    statistics = capped.statistics()
+    frequent = x["tail"].value_counts().index[:4]
+    assert statistics["categories"] == {"tail": sorted(frequent)} and statistics["other_values"] == ["tail"]
+    assert features.shape == (400, 1 + 5)  # age, 4 frequent codes, one column for the 36 others
+    dense = features.toarray() if issparse(features) else features
+    assert np.array_equal(dense[:, -1] == 1, ~x["tail"].isin(frequent).to_numpy())
+    unseen = capped.transform(x.assign(tail="N999"))  # a value unseen in training is one of the others
+    unseen = unseen.toarray() if issparse(unseen) else unseen
+    assert (unseen[:, -1] == 1).all() and (unseen[:, 1:-1] == 0).all()
+
+
+def test_many_one_hot_columns_are_sparse_and_a_small_table_stays_dense_and_unchanged():
+    from scipy.sparse import issparse
+
+    from stages.lib.artifacts import storage_note
+
+    x = coded_table(400, 8)
+    wide = TableFeatures(["age"], ["tail"], "standard", "median", 5, max_categories=1000).fit(x).transform(x)
+    assert issparse(wide) and wide.dtype == np.float32 and wide.shape == (400, 1 + x["tail"].nunique()) and wide.nnz == 800
+    assert storage_note(wide) == f"sparse, {800 / wide.shape[0] / wide.shape[1]:.1%} non-zero"
+    small = table(60, 4)
+    capped = TableFeatures(["mean radius", "age"], ["city"], "standard", "median", 5, max_categories=1000)
+    uncapped = TableFeatures(["mean radius", "age"], ["city"], "standard", "median", 5)
+    dense = capped.fit(small).transform(small)
+    assert not issparse(dense) and np.array_equal(dense, uncapped.fit(small).transform(small))
+    assert storage_note(dense) == "dense"
+    assert capped.statistics()["other_values"] == []
+
+
+def test_a_capped_sparse_table_is_exported_and_an_unseen_value_goes_to_the_other_column(tmp_path):
+    x, y = coded_table(300, 9), np.random.default_rng(9).integers(0, 3, 300)
+    preprocessor = TableFeatures(["age"], ["tail"], "standard", "median", 5, max_categories=8)
+    signature, inputs, _, gaps = export(tmp_path, preprocessor, x, y, {"kind": "table"}, sparse=True)
+    assert signature["input"]["other_values"] == ["tail"] and len(signature["input"]["categories"]["tail"]) == 7
+    assert max(gaps.values()) < 1e-5
+    unseen = x.assign(tail="N999")
+    model = keras.models.load_model(tmp_path / "model.keras")
+    assert np.allclose(model.predict(raw_batch(unseen, signature["input"]), verbose=0),
+                       model.layers[-1].predict(preprocessor.transform(unseen), verbose=0), atol=1e-5)

@@ -55,6 +55,17 @@ def test_npz_is_byte_identical_and_round_trips(tmp_path):
     np.testing.assert_array_equal(arrays["x"], x)
 
 
+def test_compressed_npz_is_byte_identical_smaller_and_readable_by_numpy(tmp_path):
+    indices = np.tile(np.arange(40, dtype=np.int32), 500)  # a sparse matrix's column indices repeat
+    for name in ("a", "b"):
+        write_npz(tmp_path / f"{name}.npz", compress=True, indices=indices, y=np.arange(3))
+    write_npz(tmp_path / "stored.npz", indices=indices, y=np.arange(3))
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    assert (tmp_path / "a.npz").stat().st_size < (tmp_path / "stored.npz").stat().st_size / 10
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npz")["indices"], indices)
+    np.testing.assert_array_equal(read_npz(tmp_path / "a.npz", ["indices"])["indices"], indices)
+
+
 def test_npz_refuses_pickled_objects_and_missing_arrays(tmp_path):
     np.savez(tmp_path / "objects.npz", x=np.array([{"a": 1}], dtype=object))
     with pytest.raises(PipelineError, match="not a readable npz"):

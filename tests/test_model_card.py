@@ -342,3 +342,27 @@ def test_the_card_says_when_the_model_loses_to_the_last_known_value():
     assert loses["loses"] and loses["text"].startswith("The model loses to the last known value on the test period")
     beats = last_value_note(task, {"test_mae": 3.0, "last_value": {"test_mae": 4.0}})
     assert not beats["loses"] and "beats" in beats["text"]
+
+
+def test_the_card_names_the_sample_the_studies_ran_on(tmp_path):
+    sample = {"examples": 50000, "sampled_from": 1234567, "validation_examples": 12346,
+              "validation_sampled_from": 308642, "stratified": True, "key": "studies.table.max_examples"}
+    sentence = ("The studies ran on a seeded, stratified sample of 50,000 of the 1,234,567 training examples, "
+                "validated on 12,346 of the 308,642 validation examples (studies.table.max_examples).")
+    write_reports(tmp_path, kind="table", problem="classification", n_classes=2)
+    assert "The studies ran on" not in card(tmp_path)  # the studies saw every example
+    for name in ("dropout", "noise_channels"):
+        verdict = json.loads((tmp_path / paths.study_metrics(name)).read_text())
+        write_json(tmp_path / paths.study_metrics(name), {**verdict, "sample": sample})
+    page = card(tmp_path)
+    assert page.count(f"<p>{sentence}</p>") == 1
+    assert page.index("claims on this data (stage studies)") < page.index(sentence) < page.index("<td>dropout</td>")
+
+    task = define_task("table", "regression", None, 1.5)
+    baseline = {"mean": {"validation_mean": {task.primary_metric: 1.0}}}
+    studies = {"dropout": {"claim": "c", "form": "regression", "held": True,
+                           "sample": {**sample, "stratified": False}}}
+    story = model_card.describe_story(task, baseline, {}, {}, {}, None, studies)
+    assert story["studies_sample"].startswith("The studies ran on a seeded, random sample of 50,000 of the 1,234,567")
+    unsampled = {"dropout": {"claim": "c", "form": "regression", "held": True}}
+    assert model_card.describe_story(task, baseline, {}, {}, {}, None, unsampled)["studies_sample"] is None

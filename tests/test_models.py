@@ -238,3 +238,60 @@ def test_a_short_fit_runs_a_step_per_call_and_reaches_the_weights_a_multi_step_f
     for a, b in zip(short_weights, multi.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert models.steps_per_execution(1150, 64, 30) == models.STEPS_PER_EXECUTION  # digits: 18 batches x 30 epochs
+
+
+@pytest.mark.parametrize("rows, expected", [(300, 32), (16_000, 32), (16_001, 64), (60_000, 128),
+                                            (1_000_000, 2048), (10_000_000, 8192), (100_000_000, 8192)])
+def test_auto_batch_size_keeps_an_epoch_within_500_steps(rows, expected):
+    from stages.lib.models import batch_size_for
+
+    assert batch_size_for("auto", rows) == expected
+    assert batch_size_for(64, rows) == 64  # a number is kept as it is
+
+
+def test_auto_batch_size_is_valid_in_params_and_a_word_or_zero_is_refused(default_params):
+    from stages.lib.params import TrainingParams
+
+    assert TrainingParams(epochs=1, batch_size="auto", optimizer="rmsprop", learning_rate=0.1).batch_size == "auto"
+    for bad in ("fast", 0):
+        with pytest.raises(Exception, match="batch_size"):
+            TrainingParams(epochs=1, batch_size=bad, optimizer="rmsprop", learning_rate=0.1)
+
+
+class _Model:
+    stop_training = False
+
+
+def epochs_until_stopped(val_losses, tolerance, epochs):
+    from stages.lib.models import stop_once_overfit
+
+    callback = stop_once_overfit(tolerance, epochs)
+    callback.set_model(_Model())
+    callback.on_train_begin()
+    for epoch, loss in enumerate(val_losses, start=1):
+        callback.on_epoch_end(epoch - 1, {"val_loss": loss})
+        if callback.model.stop_training:
+            return epoch
+    return None
+
+
+def test_overfit_training_stops_once_overfitting_has_held_for_its_epochs():
+    curve = [1.0, 0.6, 0.5, 0.52, 0.56, 0.6, 0.7, 0.8, 0.9]  # lowest 0.5 at epoch 3; above 0.525 from epoch 5
+    assert epochs_until_stopped(curve, 0.05, 3) == 7
+    assert epochs_until_stopped(curve, 0.05, 1) == 5
+    assert epochs_until_stopped(curve, 0.5, 3) is None  # never 50% above its lowest
+    # A dip to a new lowest starts the count again; diagnose() then reads the stopped curve as overfit.
+    dipping = [1.0, 0.5, 0.6, 0.6, 0.45, 0.5, 0.5, 0.5]
+    assert epochs_until_stopped(dipping, 0.05, 3) == 8
+    stopped = dipping[:8]
+    assert diagnose(history([0.1] * len(stopped), stopped), 0.05, 0.1)["overfit"]
+
+
+def test_overfit_stops_a_fit_early_and_the_history_shows_overfitting(tiny_problem):
+    from stages.lib.models import fit_mlp, stop_once_overfit
+    from stages.lib.params import TrainingParams
+
+    task, train, validation = tiny_problem
+    settings = TrainingParams(epochs=200, batch_size=8, optimizer="rmsprop", learning_rate=0.05)
+    _, hist = fit_mlp(task, train, validation, settings, 0, [64], verbose=0, callbacks=[stop_once_overfit(0.05, 3)])
+    assert len(hist) < 200 and diagnose(hist, 0.05, 0.25)["overfit"]

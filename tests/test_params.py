@@ -131,6 +131,9 @@ def test_stage_exits_nonzero_with_one_line_and_writes_nothing(default_params, tm
     ("studies.digits.dropout", 1.0, "studies.digits.dropout'"),
     ("studies.digits.chance_margin", 5, "studies.digits.chance_margin'"),
     ("monitor.max_linf_distance", float("-inf"), "monitor.max_linf_distance'"),
+    ("studies.digits.max_examples", 0, "studies.digits.max_examples': Input should be greater than or equal to 1"),
+    ("studies.table.max_examples", -5, "studies.table.max_examples': Input should be greater than or equal to 1"),
+    ("studies.table.max_examples", 2.0, "studies.table.max_examples': Input should be a valid integer, got 2.0"),
 ])
 def test_every_bad_value_is_named_in_one_line_without_coercion(default_params, tmp_path, key, value, named):
     write_params(tmp_path, changed(default_params, key, value))
@@ -190,3 +193,12 @@ def test_whichever_stage_runs_refuses_an_unknown_key_first(default_params, proje
         runpy.run_module(command[0], run_name="__main__")
     assert (exit.value.code, capsys.readouterr().err) == (1, "error: params.yaml: unknown key 'tarin'; fix it and rerun\n")
     assert sorted(p.name for p in project.iterdir()) == ["params.yaml"]
+
+
+def test_the_studies_sample_size_is_null_for_every_example_or_a_count(default_params, tmp_path):
+    assert default_params["studies"]["digits"]["max_examples"] is None  # the default run's studies see every example
+    params = changed(changed(default_params, "studies.table.max_examples", None), "studies.text.max_examples", 1)
+    write_params(tmp_path, params)
+    loaded = load_params(tmp_path / "params.yaml")
+    assert loaded.study_settings.max_examples is None
+    assert loaded.studies["table"].max_examples is None and loaded.studies["text"].max_examples == 1

@@ -140,7 +140,8 @@ def test_the_pull_request_report_shows_changed_params_metrics_and_plots(repo, tm
     base = run(repo, "git", "rev-parse", "HEAD").strip()
     old_epochs = yaml.safe_load((repo / "params.yaml").read_text())["overfit"]["epochs"]
     old = json.loads(run(repo, "git", "show", f"{base}:{paths.OVERFIT_METRICS}"))["mean"]["final_val_loss"]
-    commit_params(repo, "a shorter overfit run", overfit__epochs=12)
+    # 3 epochs: shorter than any run overfit.stop_once_overfit (3 epochs above the lowest) can stop
+    commit_params(repo, "a shorter overfit run", overfit__epochs=3)
     new = read(repo, paths.OVERFIT_METRICS)["mean"]["final_val_loss"]
     assert new != old
     for rev, output in ((["--rev", "HEAD"], tmp_path / "commits"), ([], tmp_path / "workspace")):
@@ -148,7 +149,7 @@ def test_the_pull_request_report_shows_changed_params_metrics_and_plots(repo, tm
         assert f"-> {output}/report.md" in printed
         report = (output / "report.md").read_text()
         assert f"| {base[:7]} | {'HEAD' if rev else 'workspace'} |" in report
-        assert f"| params.yaml | overfit.epochs | {old_epochs} | 12 |" in report
+        assert f"| params.yaml | overfit.epochs | {old_epochs} | 3 |" in report
         assert f"| mean.final_val_loss | {pr_report.fmt(old)} | {pr_report.fmt(new)} |" in report
         assert "### reports/plots/overfit_history.csv" in report and "### learning_curves_loss" in report
         assert "### reports/plots/regularized_history.csv" not in report  # regularize did not re-run

@@ -409,3 +409,144 @@ def test_the_model_card_shows_each_study_s_form_and_why_one_could_not_run(tmp_pa
     assert ("<tr><td>dropout</td><td>regression</td><td>Dropout ends with a lower validation MAE than none.</td>"
             "<td>did not hold</td></tr>") in page
     assert "<td>noise_channels</td><td>regression</td><td>n</td><td>not applicable: it needs dense features" in page
+
+
+# ---- the sample (studies.<dataset>.max_examples) ---------------------------------------------------------------
+
+def numbered(y, sparse=False):
+    """(x, y) whose first column is each row's index and second its label, so a sample shows which rows it took."""
+    y = np.asarray(y)
+    x = np.column_stack([np.arange(len(y)), y]).astype(np.float32)
+    if sparse:
+        from scipy.sparse import csr_matrix
+
+        x = csr_matrix(x)
+    return x, y
+
+
+def rows_of(x) -> np.ndarray:
+    return np.asarray(x.toarray() if hasattr(x, "toarray") else x)
+
+
+def shuffled_labels(counts, seed=0):
+    labels = np.repeat(np.arange(len(counts)), counts)
+    return np.random.default_rng(seed).permutation(labels)
+
+
+@pytest.mark.parametrize("max_examples", [None, 1000, 1001, 10**9])
+def test_the_studies_keep_both_splits_untouched_when_the_training_split_is_not_larger(max_examples):
+    from stages.lib.studies import sample_for_studies
+
+    train, validation = numbered(shuffled_labels([600, 400])), numbered(shuffled_labels([120, 80]))
+    got_train, got_validation, sample = sample_for_studies(train, validation, max_examples, 0)
+    assert got_train is train and got_validation is validation and sample is None
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_a_larger_training_split_is_cut_to_a_stratified_sample_and_validation_to_the_same_share(sparse):
+    from scipy.sparse import issparse
+
+    from stages.lib.studies import sample_for_studies
+
+    y_train, y_val = shuffled_labels([500, 300, 200, 7], seed=1), shuffled_labels([101, 60, 40, 3], seed=2)
+    (x_t, y_t), (x_v, y_v), sample = sample_for_studies(numbered(y_train, sparse), numbered(y_val, sparse), 333, 0,
+                                                        key="studies.table.max_examples")
+    assert sample == {"examples": 333, "sampled_from": 1007, "validation_examples": 68,  # ceil(204 * 333 / 1007)
+                      "validation_sampled_from": 204, "stratified": True, "key": "studies.table.max_examples"}
+    assert issparse(x_t) == sparse and issparse(x_v) == sparse
+    for x, y, original, size in ((x_t, y_t, y_train, 333), (x_v, y_v, y_val, 68)):
+        rows = rows_of(x)
+        assert x.shape == (size, 2) and len(y) == size
+        taken = rows[:, 0].astype(int)
+        assert np.all(np.diff(taken) > 0)  # distinct rows, in their original order
+        assert np.array_equal(rows[:, 1], original[taken]) and np.array_equal(y, original[taken])  # x and y together
+        expected = np.bincount(original) * size / len(original)
+        assert np.all(np.abs(np.bincount(y, minlength=len(expected)) - expected) < 1)  # within one example per class
+
+
+def test_the_sample_is_seeded():
+    from stages.lib.studies import sample_for_studies, sample_indices
+
+    y = shuffled_labels([300, 300])
+    first, again = (sample_for_studies(numbered(y), numbered(y[:100]), 100, 7)[0][1] for _ in range(2))
+    assert np.array_equal(first, again)
+    assert np.array_equal(sample_indices(y, 100, 7, True)[0], sample_indices(y, 100, 7, True)[0])
+    assert not np.array_equal(sample_indices(y, 100, 7, True)[0], sample_indices(y, 100, 8, True)[0])
+    taken = [rows_of(sample_for_studies(numbered(y), numbered(y[:100]), 100, seed)[0][0])[:, 0] for seed in (7, 8)]
+    assert not np.array_equal(*taken)
+
+
+def test_a_regression_sample_is_plain_random_and_says_so():
+    from stages.lib.studies import sample_for_studies, sample_sentence
+
+    # A target of two values, 10% of them 1.0: a stratified sample of 100 would always hold exactly 10 of them.
+    y = np.random.default_rng(0).permutation(np.repeat([0.0, 1.0], [900, 100]))
+    shares = []
+    for seed in range(20):
+        (_, y_t), (_, y_v), sample = sample_for_studies(numbered(y), numbered(y[:300]), 100, seed, regression=True)
+        assert len(y_t) == 100 and len(y_v) == 30 and sample["stratified"] is False
+        shares.append(int((y_t == 1.0).sum()))
+    assert any(abs(ones - 10) > 1 for ones in shares)  # not stratified
+    text = sample_sentence(sample, regression=True)
+    assert text.startswith("The studies ran on a seeded, random sample of 100 of the 1,000 training examples")
+    assert "stratified" not in text
+
+
+@pytest.mark.parametrize("rare_in", ["train", "validation"])
+def test_a_class_too_rare_to_stratify_falls_back_to_a_random_sample_and_says_so(rare_in):
+    from stages.lib.studies import can_stratify, sample_for_studies, sample_sentence
+
+    common, rare = shuffled_labels([500, 500]), np.append(shuffled_labels([500, 499]), 2)  # class 2: one example
+    y_train, y_val = (rare, common[:200]) if rare_in == "train" else (common, np.append(common[:199], 2))
+    assert not can_stratify(rare, 100) and can_stratify(common, 100)
+    (_, y_t), (_, y_v), sample = sample_for_studies(numbered(y_train), numbered(y_val), 100, 0)
+    assert len(y_t) == 100 and len(y_v) == 20 and sample["stratified"] is False
+    assert ("a seeded, random (not stratified: a class, or the sample, is too small to stratify) sample of 100 of the 1,000 "
+            "training examples") in sample_sentence(sample)
+
+
+SAMPLE = {"examples": 50000, "sampled_from": 1234567, "validation_examples": 12346, "validation_sampled_from": 308642,
+          "stratified": True, "key": "studies.table.max_examples"}
+
+
+def test_the_summary_names_the_sample_the_studies_ran_on_and_does_not_measure_it():
+    verdicts = {"dropout": {"claim": "Dropout helps.", "form": "classification", "final_val_loss": 0.12345,
+                            "held": True, "sample": SAMPLE},
+                "capacity": {"claim": "Big overfits.", "form": "classification", "best_epoch_large": 3, "held": False,
+                             "sample": SAMPLE}}
+    text = summary_markdown("table", verdicts)
+    sentence = ("The studies ran on a seeded, stratified sample of 50,000 of the 1,234,567 training examples, "
+                "validated on 12,346 of the 308,642 validation examples (studies.table.max_examples).")
+    assert f"\n{sentence}\n" in text and text.count("The studies ran on") == 1
+    assert "| dropout | Dropout helps. | final_val_loss 0.1235 | held |" in text
+    assert "| capacity | Big overfits. | best_epoch_large 3 | **did not hold** |" in text
+    assert "examples" not in text.split(sentence)[1] and "sample {" not in text  # not among the measured numbers
+    regression = {name: {**verdict, "form": "regression", "sample": {**SAMPLE, "stratified": False}}
+                  for name, verdict in verdicts.items()}
+    assert "a seeded, random sample of 50,000" in summary_markdown("table", regression)
+    unsampled = {name: {k: v for k, v in verdict.items() if k != "sample"} for name, verdict in verdicts.items()}
+    assert "sample" not in summary_markdown("table", unsampled)
+
+
+def test_each_study_s_verdict_records_the_sample_it_ran_on(project, monkeypatch):
+    from stages import studies
+    from stages.lib import paths
+    from stages.lib.artifacts import write_features
+    from stages.lib.task import define_task
+
+    for split, n in (("train", 120), ("validation", 30)):
+        write_features(project / paths.features_file(split, 0), *numbered(np.arange(n) % 3))
+    seen = []
+
+    def fake_run_study(study, task, train, validation, settings, seed):
+        seen.append((len(train[1]), len(validation[1])))
+        return {}, {"claim": study.claim, "form": study.form, "held": True}
+
+    monkeypatch.setattr(studies, "run_study", fake_run_study)
+    task = define_task("x", "classification", {"0": 1, "1": 1, "2": 1}, 3.0)
+    _, verdict = studies.run_named_study("dropout", task, SETTINGS.model_copy(update={"max_examples": 60}), 0, "table")
+    assert seen == [(60, 15)]
+    assert verdict["sample"] == {"examples": 60, "sampled_from": 120, "validation_examples": 15,
+                                 "validation_sampled_from": 30, "stratified": True, "key": "studies.table.max_examples"}
+    _, verdict = studies.run_named_study("dropout", task, SETTINGS, 0, "table")  # max_examples null: every example
+    assert seen[-1] == (120, 30) and "sample" not in verdict

@@ -337,6 +337,9 @@ def test_a_constant_column_kept_with_exclude_none_vectorizes_harmlessly():
     ([float(i) + 0.5 for i in range(30)], True, None),
     ([f"item {i}" for i in range(15)], False, None),  # few distinct values: a category
     ([f"city {i % 12}" for i in range(30)], False, None),
+    ([f"code {i}" for i in range(20)] * 2, False, None),  # every value repeats: a category, however many values
+    ([f"name {i}" for i in range(27)] + ["unknown"] * 3, False, "free text or an identifier: 28 distinct values in 30 rows"),
+    ([f"name {i}" for i in range(26)] + ["unknown"] * 4, False, None),  # 26 of 30 rows unique: under 90%
     (["Mon", "Tue", "Sat"] * 10, False, None),  # day names are categories, not dates
     (["10-12", "1-2", "3-5"] * 10, False, None),  # ranges, not dates
     ([f"{i % 28 + 1:02d}/03/2024" for i in range(30)], False, "dates"),
@@ -349,6 +352,55 @@ def test_auto_exclusion_rules(values, numeric, reason):
     roles = {"numeric": ["c"], "categorical": []} if numeric else {"numeric": [], "categorical": ["c"]}
     found = columns_to_exclude(features, roles, named=[]).get("c")
     assert (found or "").startswith(reason or "") and (found is None) == (reason is None)
+
+
+def coded_table(n=3000) -> pd.DataFrame:
+    """Issue 27: a code of 1,718 values over 3,000 rows (aircraft tail numbers, each seen now and then), beside
+    columns that never repeat: people's names and free-text comments (with a few "none" among them)."""
+    rng = np.random.default_rng(27)
+    letters = np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ"))
+    codes = np.array(sorted({f"N{rng.integers(100, 1000)}{''.join(rng.choice(letters, 2))}" for _ in range(1800)})[:1718])
+    tails = rng.permutation(np.concatenate([codes, rng.choice(codes, n - len(codes))]))
+    first = [f"{a}{b}" for a in ("Al", "Bea", "Cy", "Dor", "Eli", "Fay", "Gus", "Hal") for b in ("", "ice", "ton", "ena", "o")]
+    last = [f"{a}{b}" for a in ("Lee", "Kim", "Roy", "Diaz", "Ng", "Okafor", "Berg", "Novak", "Sato", "Moreau")
+            for b in ("", "son", "stein", "ez", "-Hill", "ley", "man", "er", "ini", "sky")]
+    names = [f"{first[k % len(first)]} {last[k // len(first)]}" for k in rng.choice(len(first) * len(last), n, replace=False)]
+    words = np.array("the delivery was late early fine broken box arrived great service slow refund asked again "
+                     "never staff helpful rude price fair too high app crashed twice ok".split())
+    comments = [" ".join(rng.choice(words, rng.integers(6, 13))) for _ in range(n)]
+    comments = np.where(rng.random(n) < 0.05, "none", np.array(comments, dtype=object))
+    return pd.DataFrame({"tail_number": tails, "name": names, "comment": comments, "plan": rng.choice(["basic", "pro"], n),
+                         "churned": np.where(rng.random(n) < 0.3, "yes", "no")})
+
+
+def test_a_code_whose_values_repeat_is_a_category_however_many_values(project, default_params):
+    frame = coded_table()
+    counts = frame["tail_number"].value_counts()
+    assert len(counts) == 1718 and (counts == 1).sum() < 0.3 * len(frame)  # 1,718 codes, most rows repeat one
+    assert frame["name"].is_unique and 0.9 < (frame["comment"].value_counts() == 1).sum() / len(frame) < 1
+    record = run_collect(project, default_params, frame)
+    assert record["excluded"] == {"name": "free text or an identifier: 3000 distinct values in 3000 rows",
+                                  "comment": f"free text or an identifier: {frame['comment'].nunique()} distinct "
+                                             "values in 3000 rows"}
+    assert record["columns"] == {"numeric": [], "categorical": ["tail_number", "plan"]}
+    x, _ = read_raw()
+    assert x["tail_number"].nunique() == 1718
+
+
+def test_a_zip_code_column_is_a_category_and_digits_stored_as_text_stop_collect(project, default_params):
+    from stages.lib.tables import columns_to_exclude
+
+    rng = np.random.default_rng(27)  # the issue's column: 1,718 zip codes over 3,000 rows
+    codes = np.array([f"{z:05d}" for z in rng.choice(100_000, 1718, replace=False)], dtype=object)
+    features = pd.DataFrame({"zip": rng.permutation(np.concatenate([codes, rng.choice(codes, 3000 - 1718)]))})
+    assert features["zip"].nunique() == 1718
+    assert columns_to_exclude(features, {"numeric": [], "categorical": ["zip"]}, named=[]) == {}
+    frame = small_table().assign(zip=[f"{z:05d}" for z in range(2130, 2170)])  # parquet keeps "02139" text
+    with pytest.raises(PipelineError, match=r"column 'zip' holds only numbers, stored as text: list it in "
+                                            r"collect.table.categorical if it is a code"):
+        run_collect(project, default_params, frame, suffix=".parquet")
+    record = run_collect(project, default_params, frame, suffix=".parquet", categorical=["zip"])
+    assert "zip" in record["columns"]["categorical"] and read_raw()[0]["zip"][9] == "02139"
 
 
 def test_the_shipped_examples_lose_no_column(project, default_params):

@@ -392,3 +392,41 @@ def test_data_docs_pages_lose_their_random_ids_and_build_times(tmp_path):
     assert 'href="#body-id1"' in text and "id=body-id1" in text and "id=other-id2" in text  # links still match
     assert "20000101T000000.000000Z/page.html" in text and "2026" not in text
     assert "<td>user-5f0c7a6e-93a1-4e0b-8c1d-2b3a4c5d6e7f</td>" in text
+
+
+def test_leakage_models_train_on_a_stated_sample_and_still_find_a_copied_label():
+    from stages.lib.kinds.table import single_feature_scores
+
+    x, y = clean_table(n=2000, seed=3)
+    x["refund_issued"] = y * 10.0
+    split = holdout_split(y)
+    columns = {"numeric": ["signal", "noise", "refund_issued"], "categorical": ["colour"]}
+    full = single_feature_scores(x, y, columns, split, "classification", 0)
+    n_train, n_val = (len(split["folds"][0][k]) for k in ("train", "validation"))
+    assert set(full["train_rows"]) == {f"{n_train} of {n_train}"}
+    sampled = single_feature_scores(x, y, columns, split, "classification", 0, max_rows=300)
+    assert set(sampled["train_rows"]) == {f"300 of {n_train}"} and set(sampled["validation_rows"]) == {f"300 of {n_val}"}
+    scores = sampled.set_index("feature")["single_feature_score"]
+    assert scores["refund_issued"] == 1.0 and scores["noise"] < 0.8
+    again = single_feature_scores(x, y, columns, split, "classification", 0, max_rows=300)
+    pd.testing.assert_frame_equal(sampled, again)  # seeded: the same sample every run
+
+
+def test_classes_shifting_over_a_time_ordered_split_name_the_time_fix_not_stratification(project):
+    x, y = clean_table()
+    x["day"] = pd.date_range("2024-01-01", periods=len(y), freq="D")
+    day = np.arange(len(y))
+    y = ((day % 4 == 0) | ((day >= 150) & (day % 2 == 0))).astype(int)  # the share of 1 grows late
+    order = np.arange(len(y))
+    split = {"protocol": "holdout", "test": order[160:].tolist(), "development": order[:160].tolist(),
+             "folds": [{"train": order[:120].tolist(), "validation": order[120:160].tolist()}]}
+    with pytest.raises(PipelineError) as error:
+        validate_table(project, x, y, split, numeric=["signal", "noise"], categorical=["colour"], time_column="day")
+    assert "[representativeness] expect_column_values_to_be_between(column=gap" in str(error.value)
+    assert "a time-ordered split cannot be stratified" in str(error.value)
+    assert "keep split.shuffle" not in str(error.value)
+    y_absent = ((day >= 150) | (day % 4 == 0)).astype(int)  # no 0 after day 150: the test split lacks class 0
+    with pytest.raises(PipelineError, match=r"class=0, count=0.*a time-ordered split cannot be stratified; use fewer "
+                                            r"split.folds or a larger split.test_fraction"):
+        validate_table(project, x, y_absent, split, numeric=["signal", "noise"], categorical=["colour"],
+                       time_column="day")

@@ -10,12 +10,20 @@ from stages.lib.io import read_npz, write_npz
 
 
 def write_features(path, x, y: np.ndarray) -> None:
-    """Dense float32 features as they are; sparse ones (multi-hot, TF-IDF) as CSR arrays."""
+    """Dense float32 features as they are; sparse ones (multi-hot, TF-IDF, many one-hot columns) as CSR arrays;
+    compressed either way (io.COMPRESS_LEVEL)."""
     if issparse(x):
-        write_npz(path, data=x.data.astype(np.float32), indices=x.indices, indptr=x.indptr,
+        write_npz(path, compress=True, data=x.data.astype(np.float32), indices=x.indices, indptr=x.indptr,
                   shape=np.array(x.shape), y=y)
     else:
-        write_npz(path, x=x, y=y)
+        write_npz(path, compress=True, x=x, y=y)
+
+
+def storage_note(x) -> str:
+    """How features are stored, for the stage's output: dense, or sparse with their share of non-zeros."""
+    if not issparse(x):
+        return "dense"
+    return f"sparse, {x.nnz / max(1, x.shape[0] * x.shape[1]):.1%} non-zero"
 
 
 def read_features(split: str, fold=None):

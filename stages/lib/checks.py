@@ -33,6 +33,12 @@ HINTS = {
                    "split.folds or a larger split.test_fraction",
     "class_gap": "a split's class proportions differ from the whole's: keep split.shuffle: true (stratified splits) "
                  "or raise validate.max_class_proportion_gap",
+    "class_count_time": "a class is absent from a split: a time-ordered split cannot be stratified; use fewer "
+                        "split.folds or a larger split.test_fraction, or set collect.table.time_column: null if the "
+                        "order does not matter",
+    "class_gap_time": "a split's class proportions differ from the whole's: a time-ordered split cannot be stratified "
+                      "and the classes' shares change over time; raise validate.max_class_proportion_gap, or set "
+                      "collect.table.time_column: null if the order does not matter",
     "leakage": "the same example sits in two splits: rebuild the split with `dvc repro split`, which keeps "
                "repeats together, or set collect.deduplicate: true so that they are dropped",
     "arrow_of_time": "validation or test data come before training data: rebuild the split with `dvc repro split`, "

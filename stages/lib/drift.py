@@ -31,11 +31,11 @@ def js_divergence(reference: np.ndarray, other: np.ndarray, max_bins: int = 10) 
 
 
 def linf_distance(reference: np.ndarray, current: np.ndarray) -> float:
-    """The largest difference between two samples' category proportions (0..1)."""
-    categories = np.union1d(reference, current)
-    p = np.array([np.mean(reference == c) for c in categories])
-    q = np.array([np.mean(current == c) for c in categories])
-    return float(np.max(np.abs(p - q))) if len(categories) else 0.0
+    """The largest difference between two samples' category proportions (0..1), in one pass over each."""
+    p = pd.Series(reference).value_counts(normalize=True)
+    q = pd.Series(current).value_counts(normalize=True)
+    gaps = p.sub(q, fill_value=0.0).abs()
+    return float(gaps.max()) if len(gaps) else 0.0
 
 
 # Drift must also be more than sampling noise: with a few dozen filled values, histograms of the same

@@ -158,7 +158,7 @@ def validation_verdicts(validation: dict, results: list) -> dict:
 def describe_story(task: Task, baseline: dict, overfit: dict, regularize: dict, candidate: dict,
                    candidate_histories: Optional[pd.DataFrame], studies: dict) -> dict:
     from stages.lib.baselines import best_baseline
-    from stages.lib.studies import verdict_word
+    from stages.lib.studies import sample_sentence, studies_sample, verdict_word
 
     metric = task.primary_metric
     best = best_baseline(baseline, metric, task.greater_is_better)
@@ -196,9 +196,12 @@ def describe_story(task: Task, baseline: dict, overfit: dict, regularize: dict, 
     held = [{"name": name, "claim": study.get("claim", ""), "form": study.get("form", ""),
              "verdict": verdict_word(study) + (f": {study['not_applicable']}" if "not_applicable" in study else "")}
             for name, study in studies.items()]
+    # The sample the studies ran on (studies.<dataset>.max_examples), None when they saw every example.
+    sample = studies_sample(studies)
     return {"baseline": baseline_text, "diagnosis": diagnosis, "candidates": candidates,
             "kept": candidate.get("name"), "kept_settings": settings, "folds": regularize.get("folds"),
-            "metric": metric_name(metric), "candidate_figure": figure, "studies": held}
+            "metric": metric_name(metric), "candidate_figure": figure, "studies": held,
+            "studies_sample": sample_sentence(sample, task.is_regression) if sample else None}
 
 
 # The test

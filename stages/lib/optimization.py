@@ -73,14 +73,14 @@ def keep_pruned(masks: list):
     return KeepPruned()
 
 
-def fine_tune(model, masks: list, xy, epochs: int, batch_size: int, seed: int) -> None:
+def fine_tune(model, masks: list, xy, epochs: int, batch_size, seed: int) -> None:
     """Train the pruned `model` further, shuffled with `seed`, with its zeros put back after every step. It runs
     one batch per call for that (models train several per call, see stages.lib.models.STEPS_PER_EXECUTION)."""
-    from stages.lib.models import train
+    from stages.lib.models import batch_size_for, train
 
     model.steps_per_execution = 1
     model.make_train_function(force=True)  # one made for the model's earlier training would run several
-    train(model, xy, None, epochs, batch_size, seed, callbacks=[keep_pruned(masks)])
+    train(model, xy, None, epochs, batch_size_for(batch_size, xy[0].shape[0]), seed, callbacks=[keep_pruned(masks)])
 
 
 def sparsity_of(masks: list) -> float:

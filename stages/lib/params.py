@@ -110,6 +110,9 @@ class ValidateParams(Section):
     max_class_proportion_gap: float = Field(gt=0, le=1)
     # Target leakage: a table column that alone scores this high on validation fails validation.
     max_single_feature_score: float = Field(gt=0, le=1)
+    # Its one-column models train on a seeded sample of at most this many training rows and score on as many
+    # validation rows; null: every row.
+    leakage_max_rows: Optional[int] = Field(default=None, ge=100)
     # Drift: Jensen-Shannon divergence (base 2) allowed between a numeric feature's training
     # histogram and its validation or test histogram.
     max_js_divergence: float = Field(gt=0, le=1)
@@ -137,6 +140,7 @@ class VectorizeParams(Section):
     # categorical ones -> a "missing" category.
     imputation: Literal["median", "knn"]
     knn_neighbors: int = Field(ge=1)
+    max_categories: int = Field(ge=2)  # per categorical column: one-hot columns, the last for all rarer values
     text: TextVectorizeParams
 
 
@@ -148,7 +152,7 @@ class BaselineParams(Section):
 
 class TrainingParams(Section):
     epochs: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
+    batch_size: Union[Annotated[int, Field(ge=1)], Literal["auto"]]  # auto: models.batch_size_for
     optimizer: Literal["rmsprop", "adam", "sgd"]
     learning_rate: float = Field(gt=0)
 
@@ -157,6 +161,9 @@ class OverfitParams(TrainingParams):
     units: Layers
     # Final validation loss above (1 + tolerance) x its minimum counts as overfitting.
     overfit_tolerance: float = Field(ge=0)
+    # Stop a fold's training once its validation loss has stayed overfit_tolerance above its lowest for this many
+    # epochs (overfitting shown); null: train every epoch.
+    stop_once_overfit: Optional[int] = Field(default=None, ge=1)
 
 
 class Candidate(Section):
@@ -250,6 +257,9 @@ class StudiesParams(TrainingParams):
     chance_margin: float = Field(ge=0, le=1)
     # Final validation cross-entropy this far above its minimum counts as overfitting.
     overfit_tolerance: float = Field(ge=0)
+    # A training split of more examples than this: the studies train on a seeded sample of this many (stratified
+    # for classification) and validate on the same share of the validation split; null: every example.
+    max_examples: Optional[int] = Field(default=None, ge=1)
 
 
 class Params(Section):

@@ -115,6 +115,63 @@ def prepare_data(variant: Variant, train, validation, seed: int, mi_threshold: f
     return (x_train, y_train), (x_val, y_val)
 
 
+# ---- the sample (studies.<dataset>.max_examples) ---------------------------------------------
+
+def can_stratify(y: np.ndarray, size: int) -> bool:
+    """Whether a stratified sample of `size` of the labels `y` exists: every class has two examples or more and
+    the sample and the rest each have room for one of every class (scikit-learn's conditions)."""
+    counts = np.unique(y, return_counts=True)[1]
+    return bool(counts.min() >= 2 and len(counts) <= size and len(counts) <= len(y) - size)
+
+
+def sample_indices(y: np.ndarray, size: int, seed: int, stratify: bool) -> tuple:
+    """(sorted indices of a seeded sample of `size` of the examples, whether it is stratified); every index when
+    `size` covers them all. `stratify` (classification) keeps the class proportions when can_stratify, else the
+    sample is plain random: a class too rare to stratify does not stop the studies."""
+    from sklearn.model_selection import train_test_split
+
+    y = np.asarray(y)
+    if size >= len(y):
+        return np.arange(len(y)), stratify
+    stratified = stratify and can_stratify(y, size)
+    kept, _ = train_test_split(np.arange(len(y)), train_size=size, random_state=seed,
+                               stratify=y if stratified else None)
+    return np.sort(kept), stratified
+
+
+def sample_for_studies(train, validation, max_examples: Optional[int], seed: int, regression: bool = False,
+                       key: str = "studies.max_examples") -> tuple:
+    """(train, validation, sample): the studies' data when the training split has more than `max_examples`
+    examples, else the splits untouched and sample None.
+
+    The training split is cut to a seeded sample of `max_examples` (stratified for classification, plain random
+    for regression), the validation split to the same share of itself (rounded up), so the studies keep the
+    protocol's ratio of validation to training examples. Rows are taken by index, dense or scipy sparse alike,
+    in their original order. `sample` records the counts and `key`, the params key that set the size.
+    """
+    (x_train, y_train), (x_val, y_val) = train, validation
+    n_train, n_val = len(y_train), len(y_val)
+    if max_examples is None or n_train <= max_examples:
+        return train, validation, None
+    val_size = min(n_val, int(np.ceil(n_val * max_examples / n_train)))
+    kept_train, train_stratified = sample_indices(y_train, max_examples, seed, not regression)
+    kept_val, val_stratified = sample_indices(y_val, val_size, seed, not regression)
+    sample = {"examples": int(max_examples), "sampled_from": int(n_train), "validation_examples": int(val_size),
+              "validation_sampled_from": int(n_val), "stratified": bool(train_stratified and val_stratified),
+              "key": key}
+    return ((x_train[kept_train], np.asarray(y_train)[kept_train]), (x_val[kept_val], np.asarray(y_val)[kept_val]),
+            sample)
+
+
+def sample_sentence(sample: dict, regression: bool = False) -> str:
+    """The sample in words, for the summary, the stage's output and the model card."""
+    how = ("random" if regression else "stratified" if sample["stratified"] else
+           "random (not stratified: a class, or the sample, is too small to stratify)")
+    return (f"The studies ran on a seeded, {how} sample of {sample['examples']:,} of the {sample['sampled_from']:,} "
+            f"training examples, validated on {sample['validation_examples']:,} of the "
+            f"{sample['validation_sampled_from']:,} validation examples ({sample['key']}).")
+
+
 # ---- verdicts -------------------------------------------------------------------------------
 
 def _final(history: pd.DataFrame, column: str, last: int = 3) -> float:
@@ -317,17 +374,25 @@ def count_line(verdicts: dict) -> str:
     return ", ".join(f"{words.count(word)} {word}" for word in ("held", "did not hold", "not applicable"))
 
 
+def studies_sample(verdicts: dict) -> Optional[dict]:
+    """The sample the studies ran on (sample_for_studies' record in each verdict), None when they saw every example."""
+    return next((verdict["sample"] for verdict in verdicts.values() if "sample" in verdict), None)
+
+
 def summary_markdown(dataset: str, verdicts: dict) -> str:
-    """A table: study, the book's claim, the numbers measured, and whether the claim held; which form ran, and
-    the count of each verdict."""
+    """A table: study, the book's claim, the numbers measured, and whether the claim held; which form ran, the
+    sample when the studies ran on one, and the count of each verdict."""
     forms = sorted({verdict["form"] for verdict in verdicts.values()})
+    sample = studies_sample(verdicts)
     lines = [f"# Chapter 5 studies on `{dataset}`", "",
              "Each row is a claim of Deep Learning with Python, ch. 5, tested by training its variants on this "
              "task's training split and watching the validation split. Regenerate with `dvc repro studies`.", "",
+             *([sample_sentence(sample, forms == ["regression"]), ""] if sample else []),
              *(f"Form: {FORM_NOTES[form]}" for form in forms), "", f"{count_line(verdicts)}.", ""]
     rows = []
     for name, verdict in verdicts.items():
-        measured = ", ".join(f"{k} {_format(v)}" for k, v in verdict.items() if k not in ("claim", "form", "held"))
+        measured = ", ".join(f"{k} {_format(v)}" for k, v in verdict.items()
+                             if k not in ("claim", "form", "held", "sample"))
         word = verdict_word(verdict)
         rows.append([name, verdict["claim"], measured, word if verdict["held"] else f"**{word}**"])
     return "\n".join([*lines, markdown.table(["study", "claim", "measured", "verdict"], rows)]) + "\n"

@@ -15,12 +15,14 @@ class TablePreprocessing(keras.layers.Layer):
     """Inputs: one tensor per column, numeric columns first (NaN = missing), then categorical (strings).
     Output: the same float32 features as vectorize's ColumnTransformer, in its column order."""
 
-    def __init__(self, medians, scale, offset, indicators, categories, **kwargs):
+    def __init__(self, medians, scale, offset, indicators, categories, other_values=None, **kwargs):
         super().__init__(**kwargs)
         self.medians, self.scale, self.offset = list(medians), list(scale), list(offset)
         self.indicators, self.categories = list(indicators), [list(c) for c in categories]
-        # OneHotEncoder(handle_unknown="ignore"): an unseen value is all zeros; StringLookup puts it
-        # in the out-of-vocabulary column 0, which call() drops.
+        self.other_values = [bool(v) for v in (other_values or [False] * len(self.categories))]
+        # OneHotEncoder(handle_unknown="infrequent_if_exist"): an unseen value is all zeros, or, in a column
+        # capped at vectorize.max_categories, goes to the last column with the rarer values. StringLookup puts
+        # it in the out-of-vocabulary column 0, which call() drops or moves last.
         self.lookups = [keras.layers.StringLookup(vocabulary=c, output_mode="one_hot", num_oov_indices=1)
                         for c in self.categories]
 
@@ -38,15 +40,17 @@ class TablePreprocessing(keras.layers.Layer):
             parts.append(imputed * tf.constant(self.scale, tf.float32) + tf.constant(self.offset, tf.float32))
             if self.indicators:
                 parts.append(tf.cast(tf.gather(missing, self.indicators, axis=1), tf.float32))
-        for lookup, column in zip(self.lookups, columns[len(self.medians):]):
+        for lookup, other, column in zip(self.lookups, self.other_values, columns[len(self.medians):]):
             column = tf.where(tf.equal(column, ""), MISSING_CATEGORY, column)
-            parts.append(tf.cast(lookup(column)[:, 1:], tf.float32))
+            one_hot = tf.cast(lookup(column), tf.float32)
+            parts.append(tf.concat([one_hot[:, 1:], one_hot[:, :1]], axis=1) if other else one_hot[:, 1:])
         return tf.concat(parts, axis=1)
 
     def compute_output_shape(self, input_shape):
-        width = len(self.medians) + len(self.indicators) + sum(len(c) for c in self.categories)
+        width = (len(self.medians) + len(self.indicators) + sum(len(c) for c in self.categories)
+                 + sum(self.other_values))
         return (None, width)
 
     def get_config(self):
         return {**super().get_config(), "medians": self.medians, "scale": self.scale, "offset": self.offset,
-                "indicators": self.indicators, "categories": self.categories}
+                "indicators": self.indicators, "categories": self.categories, "other_values": self.other_values}

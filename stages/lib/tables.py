@@ -19,9 +19,13 @@ MAX_CLASSES_FOR_AUTO = 20
 MOSTLY_NUMBERS = 0.9
 # collect.table.exclude: auto. A column with fewer distinct values than this is never taken for an id or free text.
 MIN_DISTINCT_FOR_ID = 20
-# A text column with at least this many distinct values per present value is free text or an id:
-# most of its categories occur once or twice, one-hot columns no training fold can learn from.
-FREE_TEXT_DISTINCT_SHARE = 0.5
+# A text column is free text or an id (names, ticket numbers, comments) when at least this share of its filled
+# rows hold a value that no other row has: a value seen once is unseen in every other fold, nothing to learn.
+# A code whose values repeat (zip codes, tail numbers, products) is a category however many values it has:
+# vectorize.max_categories keeps its most frequent ones. 0.9 leaves room for a few accidental repeats in a
+# names or id column (namesakes, a filler such as "unknown": the corpus's Name and Ticket are 99% unique),
+# while repeating codes sit far below it (1,718 zip codes in 3,000 rows: under 30% of rows hold a unique one).
+FREE_TEXT_UNIQUE_SHARE = 0.9
 # A text column whose values are at least this share dates is a date column.
 MOSTLY_DATES = 0.9
 DATE = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
@@ -118,7 +122,12 @@ def column_roles(frame: pd.DataFrame, numeric, categorical, path) -> dict:
             roles["numeric"].append(name)
         else:
             present = column.dropna()
-            if len(present) and _as_numbers(present).notna().mean() >= MOSTLY_NUMBERS:
+            parsed = _as_numbers(present).notna()
+            if len(present) and parsed.all():  # text of digits (parquet): a code such as a zip code, or numbers
+                raise PipelineError(
+                    f"{path}: column {name!r} holds only numbers, stored as text: list it in collect.table.categorical "
+                    "if it is a code (a zip code, with its leading zeros), or in collect.table.numeric")
+            if len(present) and parsed.mean() >= MOSTLY_NUMBERS:
                 row, value = _first_unparseable(column)
                 raise PipelineError(
                     f"{path}: column {name!r} holds numbers but {as_written(value)} (row {row}) does not parse: fix the value, "
@@ -200,12 +209,15 @@ def _looks_like_dates(present: pd.Series) -> bool:
 def _exclusion_reason(column: pd.Series, numeric: bool):
     """Why a column cannot be a feature (None: it can): a constant, dates, an id or free text."""
     present = column.dropna()
-    if column.nunique(dropna=False) == 1:
+    counts = present.value_counts(sort=False)  # one pass over the rows, shared by every rule below
+    distinct = len(counts)
+    if distinct + (len(present) < len(column)) == 1:  # one value and no gaps (or only gaps)
         return "constant: the same value in every row"
-    distinct = present.nunique()
     if numeric:
+        if distinct < len(column) or distinct < MIN_DISTINCT_FOR_ID:
+            return None
         values = np.sort(present.to_numpy(dtype=np.float64))
-        if distinct < len(column) or distinct < MIN_DISTINCT_FOR_ID or (values != np.round(values)).any():
+        if (values != np.round(values)).any():
             return None
         steps = np.diff(values)
         # A row counter: distinct integers evenly spaced (a few rows dropped leave a few wider steps).
@@ -217,7 +229,8 @@ def _exclusion_reason(column: pd.Series, numeric: bool):
     if _looks_like_dates(present):
         return ("dates: name it in collect.table.time_column for a time-ordered split, or derive numeric "
                 "features (year, month, weekday) from it")
-    if distinct >= MIN_DISTINCT_FOR_ID and distinct >= FREE_TEXT_DISTINCT_SHARE * len(present):
+    seen_once = int((counts == 1).sum())  # rows whose value no other row has
+    if distinct >= MIN_DISTINCT_FOR_ID and seen_once >= FREE_TEXT_UNIQUE_SHARE * len(present):
         return f"free text or an identifier: {distinct} distinct values in {len(present)} rows"
     return None
 

@@ -147,6 +147,7 @@ def build_checks(raw: dict, x, y, split, settings, value_range: tuple, classes: 
     checks = [kind.schema_check(raw, x, value_range)]
     if raw["problem"] == "classification":
         labels = HINTS["labels"]
+        when = "_time" if is_time_ordered(raw, split) else ""  # a time-ordered split is not stratified
         checks += [
             Check("targets", targets, [
                 gxe.ExpectColumnValuesToNotBeNull(column="target", notes=labels),
@@ -154,9 +155,9 @@ def build_checks(raw: dict, x, y, split, settings, value_range: tuple, classes: 
                 gxe.ExpectColumnDistinctValuesToEqualSet(column="target", value_set=classes, notes=labels),
             ], ["example"]),
             Check("representativeness", class_proportions(y, split, classes), [
-                gxe.ExpectColumnValuesToBeBetween(column="count", min_value=1, notes=HINTS["class_count"]),
+                gxe.ExpectColumnValuesToBeBetween(column="count", min_value=1, notes=HINTS["class_count" + when]),
                 gxe.ExpectColumnValuesToBeBetween(column="gap", max_value=settings.max_class_proportion_gap,
-                                                  notes=HINTS["class_gap"]),
+                                                  notes=HINTS["class_gap" + when]),
             ], ["fold", "split", "class"]),
         ]
     else:

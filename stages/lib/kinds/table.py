@@ -3,6 +3,7 @@ import re
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import issparse
 
 from stages.lib import paths
 from stages.lib.bad_request import BadRequest, check_utf8, show
@@ -10,6 +11,10 @@ from stages.lib.checks import HINTS, Check
 from stages.lib.features import FLOAT32_MAX, MISSING_CATEGORY, affine, fill_missing, make_scaler, scaler_statistics
 from stages.lib.io import sha256_of_arrays, write_parquet
 from stages.lib.kinds.base import Kind, raw_file, read_labels, read_raw_parquet, write_labels
+
+# ColumnTransformer's sparse_threshold: features under this share of non-zeros are stored sparse (scikit-learn's
+# default). A table of numbers and a few small categoricals stays dense, as the studies' noise-channel variants need.
+SPARSE_BELOW = 0.3
 
 KNN_NOT_SERVABLE = ("export of vectorize.imputation: knn is not supported: KNN imputation needs the training rows "
                     "at serving time; set vectorize.imputation: median")
@@ -49,12 +54,19 @@ class TableFeatures:
 
     Numeric columns: median (or KNN) imputation, then normalization, plus one 0/1 column per
     numeric column that had gaps in training. Categorical columns: gaps become the category
-    "missing", then one-hot encoding; categories unseen in training encode as all zeros.
+    "missing", then one-hot encoding; categories unseen in training encode as all zeros. A column
+    with more than `max_categories` values keeps its max_categories - 1 most frequent ones and a
+    last column for all the others, where unseen values go too.
+
+    The features are a scipy CSR matrix when under SPARSE_BELOW of their values are non-zero (many
+    one-hot columns), else a dense array: a 4,000-value column costs one stored value per row, not 4,000.
     """
 
-    def __init__(self, numeric: list, categorical: list, normalization: str, imputation: str, knn_neighbors: int):
+    def __init__(self, numeric: list, categorical: list, normalization: str, imputation: str, knn_neighbors: int,
+                 max_categories=None):
         self.numeric, self.categorical = list(numeric), list(categorical)
         self.normalization, self.imputation, self.knn_neighbors = normalization, imputation, knn_neighbors
+        self.max_categories = max_categories
 
     def _frame(self, x: pd.DataFrame) -> pd.DataFrame:
         frame = x[self.numeric].astype(np.float64)
@@ -72,17 +84,23 @@ class TableFeatures:
         # filled with 0, so that every fold has the same features.
         imputer = (KNNImputer(n_neighbors=self.knn_neighbors, keep_empty_features=True) if self.imputation == "knn"
                    else SimpleImputer(strategy="median", keep_empty_features=True))
+        frame = self._frame(x)
+        # A 0/1 column per numeric column with gaps in training, chosen here rather than by MissingIndicator's
+        # "missing-only": with no gaps it would yield zero columns, which a sparse ColumnTransformer refuses.
+        self.indicated = [name for name in self.numeric if frame[name].isna().any()]
         self.transformer = ColumnTransformer([
             ("numeric", Pipeline([("impute", imputer), ("scale", make_scaler(self.normalization))]), self.numeric),
-            ("missing", MissingIndicator(error_on_new=False), self.numeric),
-            ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), self.categorical),
-        ], verbose_feature_names_out=True)
-        self.transformer.fit(self._frame(x))
+            ("missing", MissingIndicator(features="all", error_on_new=False), self.indicated),
+            ("categorical", OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=self.max_categories,
+                                          dtype=np.float32), self.categorical),
+        ], verbose_feature_names_out=True, sparse_threshold=SPARSE_BELOW)
+        self.transformer.fit(frame)
         self.rows = len(x)  # the rows KNN imputation searches at transform time
         return self
 
     def transform(self, x):
-        return np.asarray(self.transformer.transform(self._frame(x)), dtype=np.float32)
+        features = self.transformer.transform(self._frame(x))
+        return features.astype(np.float32).tocsr() if issparse(features) else np.asarray(features, dtype=np.float32)
 
     def statistics(self) -> dict:
         numeric = self.transformer.named_transformers_["numeric"]
@@ -94,11 +112,17 @@ class TableFeatures:
             "categorical": self.categorical,
             "imputation": self.imputation,
             "scaler": scaler_statistics(numeric.named_steps["scale"], self.normalization),
-            "missing_indicators": [self.numeric[i] for i in self.transformer.named_transformers_["missing"].features_],
+            "missing_indicators": self.indicated,
         }
         if self.categorical:
             encoder = self.transformer.named_transformers_["categorical"]
-            statistics["categories"] = {name: list(c) for name, c in zip(self.categorical, encoder.categories_)}
+            # The categories with a column of their own, in column order; a column in `other_values` is followed
+            # by one for every other value (infrequent_if_exist).
+            rare = (encoder.infrequent_categories_ if self.max_categories is not None
+                    else [None] * len(self.categorical))  # uncapped, scikit-learn leaves infrequent_categories_ unset
+            statistics["categories"] = {name: [v for v in c if v not in set(r if r is not None else [])]
+                                        for name, c, r in zip(self.categorical, encoder.categories_, rare)}
+            statistics["other_values"] = [name for name, r in zip(self.categorical, rare) if r is not None]
         if self.imputation == "knn":
             statistics["knn"] = {"n_neighbors": self.knn_neighbors, "reference_rows": self.rows}
         else:
@@ -134,14 +158,24 @@ def _column_value(value, dtype: str, where: str):
     return check_utf8(value, where) if isinstance(value, str) else str(value)
 
 
+def at_most(indices: np.ndarray, size, seed: int) -> np.ndarray:
+    """A seeded random sample of `size` of the indices, in their order; all of them when size is None or larger."""
+    if size is None or len(indices) <= size:
+        return indices
+    return np.sort(np.random.default_rng(seed).choice(indices, size, replace=False))
+
+
 def single_feature_scores(x: pd.DataFrame, y: np.ndarray, columns: dict, split: dict, problem: str,
-                          seed: int) -> pd.DataFrame:
+                          seed: int, max_rows=None) -> pd.DataFrame:
     """Target leakage: how well each column alone predicts the target, trained on the first fold's
-    training part and scored on its validation part (balanced accuracy, or R² for regression)."""
+    training part and scored on its validation part (balanced accuracy, or R² for regression); each part
+    a seeded sample of at most `max_rows` rows (validate.leakage_max_rows), whose sizes the frame records."""
     from sklearn.metrics import balanced_accuracy_score, r2_score
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
-    train, validation = (np.asarray(split["folds"][0][k]) for k in ("train", "validation"))
+    full = [np.asarray(split["folds"][0][k]) for k in ("train", "validation")]
+    train, validation = (at_most(indices, max_rows, seed) for indices in full)
+    sampled = {"train_rows": f"{len(train)} of {len(full[0])}", "validation_rows": f"{len(validation)} of {len(full[1])}"}
     rows = []
     for name in columns["numeric"] + columns["categorical"]:
         column = x[name]
@@ -153,7 +187,7 @@ def single_feature_scores(x: pd.DataFrame, y: np.ndarray, columns: dict, split: 
         else:
             model = DecisionTreeClassifier(max_depth=4, random_state=seed).fit(values[train], y[train])
             score = balanced_accuracy_score(y[validation], model.predict(values[validation]))
-        rows.append({"feature": name, "single_feature_score": score})
+        rows.append({"feature": name, "single_feature_score": score, **sampled})
     return pd.DataFrame(rows)
 
 
@@ -196,7 +230,7 @@ class Table(Kind):
     def extra_checks(self, raw, x, y, split, settings, seed):
         import great_expectations.expectations as gxe
 
-        scores = single_feature_scores(x, y, raw["columns"], split, raw["problem"], seed)
+        scores = single_feature_scores(x, y, raw["columns"], split, raw["problem"], seed, settings.leakage_max_rows)
         return [Check("target_leakage", scores, [
             gxe.ExpectColumnValuesToBeBetween(column="single_feature_score", notes=HINTS["target_leakage"],
                                               max_value=settings.max_single_feature_score),
@@ -211,7 +245,7 @@ class Table(Kind):
     def preprocessor(self, raw, vectorize, imdb_encoding):
         columns = raw["columns"]
         return TableFeatures(columns["numeric"], columns["categorical"], vectorize.normalization,
-                             vectorize.imputation, vectorize.knn_neighbors)
+                             vectorize.imputation, vectorize.knn_neighbors, vectorize.max_categories)
 
     def unservable(self, statistics):
         return KNN_NOT_SERVABLE if statistics["imputation"] != "median" else None
@@ -229,7 +263,8 @@ class Table(Kind):
         scale, offset = affine(stats["scaler"], len(numeric))
         layer = TablePreprocessing(medians=[float(stats["medians"][c]) for c in numeric], scale=scale, offset=offset,
                                    indicators=[numeric.index(c) for c in stats["missing_indicators"]],
-                                   categories=[[str(v) for v in stats["categories"][c]] for c in categorical])
+                                   categories=[[str(v) for v in stats["categories"][c]] for c in categorical],
+                                   other_values=[c in stats.get("other_values", []) for c in categorical])
         return inputs, layer([inputs[name] for name in names])
 
     def custom_layers(self):
@@ -245,6 +280,8 @@ class Table(Kind):
                 "columns": [{"column": str(c), "input": n, "dtype": d}
                             for c, n, d in zip(numeric + categorical, names, dtypes)],
                 "categories": {str(c): [str(v) for v in statistics["categories"][c]] for c in categorical},
+                # Columns capped at vectorize.max_categories: any other value is accepted, read as "a rarer value".
+                "other_values": [str(c) for c in statistics.get("other_values", [])],
                 "description": "one row as a JSON object of column: value; null for a missing value",
                 # Columns of the user's file that the model does not read: a served row may carry them, unread.
                 "ignored": sorted(raw.get("excluded") or {}) + [c for c in [raw.get("time_column")] if c]}
