@@ -155,3 +155,16 @@ def test_a_capped_sparse_table_is_exported_and_an_unseen_value_goes_to_the_other
     model = keras.models.load_model(tmp_path / "model.keras")
     assert np.allclose(model.predict(raw_batch(unseen, signature["input"]), verbose=0),
                        model.layers[-1].predict(preprocessor.transform(unseen), verbose=0), atol=1e-5)
+
+
+def test_the_saved_model_is_checked_batch_by_batch_on_every_row(tmp_path, monkeypatch):
+    import stages.lib.export as export_module
+
+    monkeypatch.setattr(export_module, "SERVE_BATCH", 7)  # 60 rows: 8 full batches and one of 4
+    x, y = table(60, 4), np.random.default_rng(4).integers(0, 3, 60)
+    preprocessor = TableFeatures(["mean radius", "age"], ["city"], "standard", "median", 5)
+    _, inputs, expected, gaps = export(tmp_path, preprocessor, x, y, {"kind": "table"})
+    assert len(export_module.batch_rows(inputs, 56, 63)["city"]) == 4 and max(gaps.values()) < 1e-5
+    shuffled = expected[::-1]  # a row out of place would show as a gap
+    assert export_module.output_gaps(tmp_path, keras.models.load_model(tmp_path / "model.keras"), inputs,
+                                     shuffled)["saved_model"] > 1e-3

@@ -295,3 +295,36 @@ def test_overfit_stops_a_fit_early_and_the_history_shows_overfitting(tiny_proble
     settings = TrainingParams(epochs=200, batch_size=8, optimizer="rmsprop", learning_rate=0.05)
     _, hist = fit_mlp(task, train, validation, settings, 0, [64], verbose=0, callbacks=[stop_once_overfit(0.05, 3)])
     assert len(hist) < 200 and diagnose(hist, 0.05, 0.25)["overfit"]
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_batches_gather_each_row_once_per_pass_in_a_seeded_order_that_changes_every_pass(sparse):
+    import scipy.sparse
+    import tensorflow as tf
+
+    from stages.lib.models import batches
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(203, 6)).astype(np.float32)
+    x[rng.random(x.shape) < 0.5] = 0.0  # half zeros, as sparse
+    x[:, 0] = np.arange(203)  # each row carries its number
+    y = np.arange(203)
+    features = scipy.sparse.csr_matrix(x) if sparse else x
+
+    def passes(seed, count=2):
+        data = batches((features, y), 32, seed)
+        out = []
+        for _ in range(count):
+            rows, labels = [], []
+            for xb, yb in data:
+                rows.append(tf.sparse.to_dense(xb).numpy() if sparse else xb.numpy())
+                labels.append(yb.numpy())
+            out.append((np.concatenate(rows), np.concatenate(labels)))
+        return out
+
+    first, second = passes(7)
+    for rows, labels in (first, second):
+        assert sorted(labels) == list(range(203)) and np.array_equal(rows, x[labels])  # every row once, intact
+    assert not np.array_equal(first[1], second[1])  # reshuffled on every pass
+    assert np.array_equal(passes(7)[0][1], first[1])  # seeded
+    assert np.array_equal(passes(None, 1)[0][1], y)  # no seed: in order

@@ -42,11 +42,13 @@ def split_overlaps(hashes: np.ndarray, split: dict) -> pd.DataFrame:
     for fold in sorted({m[0] for m in members if m[0] is not None}):
         parts = test + [m for m in members if m[0] == fold]
         frame = pd.concat([pd.DataFrame({"hash": hashes[idx], "split": name}) for _, name, idx in parts])
-        grouped = frame.groupby("hash", sort=True)["split"].agg(lambda s: ",".join(sorted(set(s))))
-        rows.append(pd.DataFrame({
-            "fold": str(fold), "hash": grouped.index, "splits": grouped.values,
-            "n_splits": grouped.str.count(",").values + 1,
-        }))
+        pairs = frame.drop_duplicates().sort_values(["hash", "split"], kind="stable")
+        n_splits = pairs.groupby("hash", sort=True)["split"].size()
+        splits = pairs.drop_duplicates("hash").set_index("hash")["split"]  # the one split of most contents
+        shared = pairs[pairs["hash"].isin(n_splits.index[n_splits > 1])]  # joined in Python only where shared
+        splits.update(shared.groupby("hash", sort=True)["split"].agg(",".join))
+        rows.append(pd.DataFrame({"fold": str(fold), "hash": n_splits.index, "splits": splits.values,
+                                  "n_splits": n_splits.values}))
     return pd.concat(rows, ignore_index=True)
 
 
