@@ -29,12 +29,13 @@ def main() -> None:
             for name, indices in parts.items():
                 features = preprocessor.transform(kind.take(x, indices))
                 write_features(tmp / folder / f"{name}.npz", features, y[indices])
-            write_json(tmp / folder / "preprocessing.json", preprocessor.statistics())
+            statistics = preprocessor.statistics()
+            write_json(tmp / folder / "preprocessing.json", statistics)
         # The final model's preprocessing as Keras layers, built from the statistics just fitted: export
         # serves it as it is (a KNN-imputed table cannot be served, and export says so).
-        if not kind.unservable(preprocessor.statistics()):
+        if not kind.unservable(statistics):
             save_keras_model(preprocessing_model(preprocessor, raw), tmp / Path(paths.PREPROCESSING_MODEL).name)
-    capped = preprocessor.statistics().get("other_values")
+    capped = statistics.get("other_values")
     print(f"vectorize: {features.shape[1]} float32 features ({raw['kind']}, {storage_note(features)}) for "
           f"{len(split['folds'])} fold(s) and the final model, each fitted on its training data only"
           + (f"; capped at vectorize.max_categories={params.vectorize.max_categories}: {', '.join(capped)}"

@@ -465,7 +465,8 @@ def test_a_larger_training_split_is_cut_to_a_stratified_sample_and_validation_to
 
 
 def test_the_sample_is_seeded():
-    from stages.lib.studies import sample_for_studies, sample_indices
+    from stages.lib.splitting import sample_indices
+    from stages.lib.studies import sample_for_studies
 
     y = shuffled_labels([300, 300])
     first, again = (sample_for_studies(numbered(y), numbered(y[:100]), 100, 7)[0][1] for _ in range(2))
@@ -494,7 +495,8 @@ def test_a_regression_sample_is_plain_random_and_says_so():
 
 @pytest.mark.parametrize("rare_in", ["train", "validation"])
 def test_a_class_too_rare_to_stratify_falls_back_to_a_random_sample_and_says_so(rare_in):
-    from stages.lib.studies import can_stratify, sample_for_studies, sample_sentence
+    from stages.lib.splitting import can_stratify
+    from stages.lib.studies import sample_for_studies, sample_sentence
 
     common, rare = shuffled_labels([500, 500]), np.append(shuffled_labels([500, 499]), 2)  # class 2: one example
     y_train, y_val = (rare, common[:200]) if rare_in == "train" else (common, np.append(common[:199], 2))

@@ -258,3 +258,25 @@ def training_and_compared(split: dict) -> list:
     """(fold, split name, training indices, compared indices): each fold's validation, and test against development."""
     pairs = [(str(k), "validation", np.asarray(f["train"]), np.asarray(f["validation"])) for k, f in enumerate(split["folds"])]
     return pairs + [("final", "test", np.asarray(split["development"]), np.asarray(split["test"]))]
+
+
+# ---- samples (studies.<dataset>.max_examples, validate.leakage_max_rows) ---------------------
+
+def can_stratify(y: np.ndarray, size: int) -> bool:
+    """Whether a stratified sample of `size` of the labels `y` exists: every class has two examples or more and
+    the sample and the rest each have room for one of every class (scikit-learn's conditions)."""
+    counts = np.unique(y, return_counts=True)[1]
+    return bool(counts.min() >= 2 and len(counts) <= size and len(counts) <= len(y) - size)
+
+
+def sample_indices(y: np.ndarray, size: int, seed: int, stratify: bool) -> tuple:
+    """(sorted indices of a seeded sample of `size` of the examples, whether it is stratified); every index when
+    `size` covers them all. `stratify` (classification) keeps the class proportions when can_stratify, else the
+    sample is plain random: a class too rare to stratify does not stop the studies."""
+    y = np.asarray(y)
+    if size >= len(y):
+        return np.arange(len(y)), stratify
+    stratified = stratify and can_stratify(y, size)
+    kept, _ = train_test_split(np.arange(len(y)), train_size=size, random_state=seed,
+                               stratify=y if stratified else None)
+    return np.sort(kept), stratified

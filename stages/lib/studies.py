@@ -117,28 +117,6 @@ def prepare_data(variant: Variant, train, validation, seed: int, mi_threshold: f
 
 # ---- the sample (studies.<dataset>.max_examples) ---------------------------------------------
 
-def can_stratify(y: np.ndarray, size: int) -> bool:
-    """Whether a stratified sample of `size` of the labels `y` exists: every class has two examples or more and
-    the sample and the rest each have room for one of every class (scikit-learn's conditions)."""
-    counts = np.unique(y, return_counts=True)[1]
-    return bool(counts.min() >= 2 and len(counts) <= size and len(counts) <= len(y) - size)
-
-
-def sample_indices(y: np.ndarray, size: int, seed: int, stratify: bool) -> tuple:
-    """(sorted indices of a seeded sample of `size` of the examples, whether it is stratified); every index when
-    `size` covers them all. `stratify` (classification) keeps the class proportions when can_stratify, else the
-    sample is plain random: a class too rare to stratify does not stop the studies."""
-    from sklearn.model_selection import train_test_split
-
-    y = np.asarray(y)
-    if size >= len(y):
-        return np.arange(len(y)), stratify
-    stratified = stratify and can_stratify(y, size)
-    kept, _ = train_test_split(np.arange(len(y)), train_size=size, random_state=seed,
-                               stratify=y if stratified else None)
-    return np.sort(kept), stratified
-
-
 def sample_for_studies(train, validation, max_examples: Optional[int], seed: int, regression: bool = False,
                        key: str = "studies.max_examples") -> tuple:
     """(train, validation, sample): the studies' data when the training split has more than `max_examples`
@@ -149,6 +127,8 @@ def sample_for_studies(train, validation, max_examples: Optional[int], seed: int
     protocol's ratio of validation to training examples. Rows are taken by index, dense or scipy sparse alike,
     in their original order. `sample` records the counts and `key`, the params key that set the size.
     """
+    from stages.lib.splitting import sample_indices
+
     (x_train, y_train), (x_val, y_val) = train, validation
     n_train, n_val = len(y_train), len(y_val)
     if max_examples is None or n_train <= max_examples:

@@ -120,8 +120,9 @@ class TableFeatures:
             # by one for every other value (infrequent_if_exist).
             rare = (encoder.infrequent_categories_ if self.max_categories is not None
                     else [None] * len(self.categorical))  # uncapped, scikit-learn leaves infrequent_categories_ unset
-            statistics["categories"] = {name: [v for v in c if v not in set(r if r is not None else [])]
-                                        for name, c, r in zip(self.categorical, encoder.categories_, rare)}
+            rare_sets = [set(r) if r is not None else set() for r in rare]
+            statistics["categories"] = {name: [v for v in c if v not in r]
+                                        for name, c, r in zip(self.categorical, encoder.categories_, rare_sets)}
             statistics["other_values"] = [name for name, r in zip(self.categorical, rare) if r is not None]
         if self.imputation == "knn":
             statistics["knn"] = {"n_neighbors": self.knn_neighbors, "reference_rows": self.rows}
@@ -158,13 +159,6 @@ def _column_value(value, dtype: str, where: str):
     return check_utf8(value, where) if isinstance(value, str) else str(value)
 
 
-def at_most(indices: np.ndarray, size, seed: int) -> np.ndarray:
-    """A seeded random sample of `size` of the indices, in their order; all of them when size is None or larger."""
-    if size is None or len(indices) <= size:
-        return indices
-    return np.sort(np.random.default_rng(seed).choice(indices, size, replace=False))
-
-
 def single_feature_scores(x: pd.DataFrame, y: np.ndarray, columns: dict, split: dict, problem: str,
                           seed: int, max_rows=None) -> pd.DataFrame:
     """Target leakage: how well each column alone predicts the target, trained on the first fold's
@@ -173,8 +167,11 @@ def single_feature_scores(x: pd.DataFrame, y: np.ndarray, columns: dict, split: 
     from sklearn.metrics import balanced_accuracy_score, r2_score
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
+    from stages.lib.splitting import sample_indices
+
     full = [np.asarray(split["folds"][0][k]) for k in ("train", "validation")]
-    train, validation = (at_most(indices, max_rows, seed) for indices in full)
+    train, validation = (indices if max_rows is None else indices[sample_indices(indices, max_rows, seed, False)[0]]
+                         for indices in full)
     sampled = {"train_rows": f"{len(train)} of {len(full[0])}", "validation_rows": f"{len(validation)} of {len(full[1])}"}
     rows = []
     for name in columns["numeric"] + columns["categorical"]:
