@@ -240,7 +240,7 @@ def test_a_short_fit_runs_a_step_per_call_and_reaches_the_weights_a_multi_step_f
     assert models.steps_per_execution(1150, 64, 30) == models.STEPS_PER_EXECUTION  # digits: 18 batches x 30 epochs
 
 
-@pytest.mark.parametrize("rows, expected", [(300, 32), (16_000, 32), (16_001, 64), (60_000, 128),
+@pytest.mark.parametrize("rows, expected", [(300, 64), (32_000, 64), (32_001, 128), (60_000, 128),
                                             (1_000_000, 2048), (10_000_000, 8192), (100_000_000, 8192)])
 def test_auto_batch_size_keeps_an_epoch_within_500_steps(rows, expected):
     from stages.lib.models import batch_size_for
