@@ -185,11 +185,12 @@ def inodes(folder: Path) -> dict:
     return found
 
 
-def disk_size(folder: Path, besides=None):
-    """Bytes of the files under `folder`, each inode once and none of `besides`' (None when it does not exist)."""
+def disk_size(folder: Path, besides=()):
+    """Bytes of the files under `folder`, each inode once and none of the `besides` folders' (None when it does
+    not exist)."""
     if not folder.exists():
         return None
-    shared = inodes(besides) if besides is not None and besides.exists() else {}
+    shared = {inode for other in besides if other.exists() for inode in inodes(other)}
     return sum(size for inode, size in inodes(folder).items() if inode not in shared)
 
 
@@ -230,8 +231,9 @@ def measure(repo: Path, rows: int, binary: bool, through, kept: bool = True) -> 
     print(f"  all {len(stages)} stages {sum(times.values()):.1f} s; highest peak RSS {figures['stages'][top][1]:.0f} MB "
           f"({top}; goal <= 2048 MB)")
     figures["sizes"] = {name: disk_size(repo / name) for name in ("data/raw", "data/features", ".dvc/cache")}
-    # What the cache adds on disk: its files that are not the workspace's own (hardlinked) files.
-    figures["sizes"]["cache adds"] = disk_size(repo / ".dvc/cache", besides=repo / "data")
+    # What the cache adds on disk: its files that are not the workspace's own (hardlinked) outputs.
+    workspace = [repo / name for name in ("data", "models", "reports")]
+    figures["sizes"]["cache adds"] = disk_size(repo / ".dvc/cache", besides=workspace)
     raw, features = figures["sizes"]["data/raw"], figures["sizes"]["data/features"]
     print(f"  data/raw {mb(raw)}")
     ratio = f" ({features / raw:.2f} x data/raw)" if raw and features is not None else ""
