@@ -54,3 +54,55 @@ class TablePreprocessing(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "medians": self.medians, "scale": self.scale, "offset": self.offset,
                 "indicators": self.indicators, "categories": self.categories, "other_values": self.other_values}
+
+
+@keras.saving.register_keras_serializable(package="uwf")
+class IndexedDense(keras.layers.Layer):
+    """A Dense layer over features where the columns at `positions` hold category indices (stages/lib/indexing.py):
+    the other columns go through a kernel, each index picks a row of its column's embedding (`sizes` rows, the
+    last held at zero where `masked`: an uncapped column's unseen values), and their sum plus the bias goes
+    through the activation. The same function as Dense over those columns one-hot encoded, with the same
+    initial value range (Glorot over the one-hot width) and the regularizer applied to every weight a Dense
+    kernel would hold."""
+
+    def __init__(self, units, positions, sizes, masked, activation=None, kernel_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.positions, self.sizes = int(units), [int(p) for p in positions], [int(s) for s in sizes]
+        self.masked = [bool(m) for m in masked]
+        self.activation = keras.activations.get(activation)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+
+    def build(self, input_shape):
+        width = input_shape[-1]
+        indexed = set(self.positions)
+        self.dense_positions = [k for k in range(width) if k not in indexed]
+        one_hot_width = len(self.dense_positions) + sum(s - m for s, m in zip(self.sizes, self.masked))
+        limit = (6.0 / (one_hot_width + self.units)) ** 0.5
+        initializer = keras.initializers.RandomUniform(-limit, limit)
+        self.kernel = self.add_weight(shape=(len(self.dense_positions), self.units), initializer=initializer,
+                                      regularizer=self.kernel_regularizer, name="kernel")
+        self.embeddings = [self.add_weight(shape=(size, self.units), initializer=initializer,
+                                           regularizer=self.kernel_regularizer, name=f"embedding_{k}")
+                           for k, size in enumerate(self.sizes)]
+        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+
+    def call(self, x):
+        import tensorflow as tf
+
+        output = tf.matmul(tf.gather(x, self.dense_positions, axis=1), self.kernel) + self.bias
+        for position, embedding, size, masked in zip(self.positions, self.embeddings, self.sizes, self.masked):
+            index = tf.cast(x[:, position], tf.int32)
+            rows = tf.gather(embedding, index)
+            if masked:  # the unseen values' row: zeros, as their all-zero one-hot row gives
+                rows = rows * tf.cast(index < size - 1, rows.dtype)[:, None]
+            output = output + rows
+        return self.activation(output) if self.activation is not None else output
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "positions": self.positions, "sizes": self.sizes,
+                "masked": self.masked, "activation": keras.activations.serialize(self.activation),
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
+                if self.kernel_regularizer is not None else None}

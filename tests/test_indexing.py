@@ -1,0 +1,71 @@
+"""Indexed categories: CategoryIndexer's indices and IndexedDense's output are one-hot encoding and Dense."""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.preprocessing import OneHotEncoder
+
+from stages.lib.indexing import CategoryIndexer
+
+
+def frame(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"code": rng.choice([f"c{k}" for k in range(40)], rows, p=np.arange(40, 0, -1) / 820),
+                         "city": rng.choice(["a", "b", "c"], rows)})
+
+
+def one_hot_from(indices: np.ndarray, indexer: CategoryIndexer) -> np.ndarray:
+    """The one-hot matrix the indices stand for (an uncapped column's unseen index: all zeros)."""
+    blocks = []
+    for column, (width, capped) in enumerate(zip(indexer.widths_, indexer.capped())):
+        block = np.zeros((len(indices), width), dtype=np.float32)
+        seen = indices[:, column] < width
+        block[np.flatnonzero(seen), indices[seen, column].astype(int)] = 1
+        blocks.append(block)
+    return np.hstack(blocks)
+
+
+@pytest.mark.parametrize("max_categories", [None, 10])
+def test_indices_encode_what_one_hot_encodes_unseen_and_rare_values_included(max_categories):
+    train, later = frame(2000, 0), frame(500, 1)
+    later.loc[:9, "code"] = "never seen"
+    later.loc[10:19, "city"] = "z"
+    indexer = CategoryIndexer(max_categories).fit(train)
+    encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=max_categories).fit(train)
+    indices = indexer.transform(later)
+    assert indices.dtype == np.float32 and indices.shape == (500, 2)
+    np.testing.assert_array_equal(one_hot_from(indices, indexer), encoder.transform(later).toarray())
+    capped = max_categories is not None
+    assert indexer.widths_ == [10 if capped else 40, 3] and indexer.capped() == [capped, False]
+    assert indexer.sizes() == [10 if capped else 41, 4]
+    assert list(indexer.get_feature_names_out()) == ["code_index", "city_index"]
+    assert (indices[:10, 0] == (9 if capped else 40)).all() and (indices[10:20, 1] == 3).all()
+
+
+@pytest.mark.parametrize("regularizer", [None, "l2"])
+def test_indexed_dense_is_dense_over_the_one_hot_columns(regularizer, tmp_path):
+    import keras
+
+    from stages.lib.table_layer import IndexedDense
+
+    train, later = frame(2000, 0), frame(300, 1)
+    later.loc[:9, "code"] = "never seen"
+    indexer = CategoryIndexer().fit(train)
+    numbers = np.random.default_rng(2).normal(size=(300, 3)).astype(np.float32)
+    indices = indexer.transform(later)
+    x = np.hstack([numbers[:, :1], indices[:, :1], numbers[:, 1:], indices[:, 1:]])  # indices between numbers
+    layer = IndexedDense(8, positions=[1, 4], sizes=indexer.sizes(), masked=[not c for c in indexer.capped()],
+                         activation="relu", kernel_regularizer=regularizer)
+    model = keras.Sequential([keras.Input(shape=(5,)), layer])
+    rng = np.random.default_rng(3)
+    layer.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in layer.get_weights()])
+    kernel, code, city, bias = layer.get_weights()
+    dense_kernel = np.vstack([kernel, code[:-1], city[:-1]])  # the unseen rows have no one-hot column
+    dense = keras.Sequential([keras.Input(shape=(3 + 43,)), keras.layers.Dense(8, activation="relu")])
+    dense.set_weights([dense_kernel, bias])
+    expected = dense.predict(np.hstack([numbers, one_hot_from(indices, indexer)]), verbose=0)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
+    model.save(tmp_path / "model.keras")
+    np.testing.assert_array_equal(keras.saving.load_model(tmp_path / "model.keras").predict(x, verbose=0),
+                                  model.predict(x, verbose=0))
+    if regularizer:
+        assert len(model.losses) == 3  # the kernel and both embeddings, as a Dense kernel's every row
