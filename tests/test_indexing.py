@@ -69,3 +69,31 @@ def test_indexed_dense_is_dense_over_the_one_hot_columns(regularizer, tmp_path):
                                   model.predict(x, verbose=0))
     if regularizer:
         assert len(model.losses) == 3  # the kernel and both embeddings, as a Dense kernel's every row
+
+
+@pytest.mark.parametrize("max_categories", [None, 10])
+def test_a_table_s_many_valued_column_becomes_its_indices_last_and_the_rest_is_unchanged(max_categories):
+    from stages.lib.kinds.table import TableFeatures
+
+    train, later = frame(2000, 0), frame(400, 1)
+    for part, seed in ((train, 4), (later, 5)):
+        part["size"] = np.random.default_rng(seed).normal(size=len(part))
+        part.loc[::7, "size"] = np.nan
+    later.loc[:4, "code"] = "never seen"
+    make = lambda above: TableFeatures(["size"], ["code", "city"], "standard", "median", 5, max_categories,
+                                       above).fit(train)
+    one_hot, indexed = make(None), make(5)
+    assert indexed.indexed == ["code"] and indexed.one_hot == ["city"]
+    expected, features = one_hot.transform(later), indexed.transform(later)
+    expected = expected.toarray() if hasattr(expected, "toarray") else expected
+    assert isinstance(features, np.ndarray) and features.shape == (400, 2 + 3 + 1)
+    code = slice(2, 2 + (10 if max_categories else 40))
+    np.testing.assert_array_equal(features[:, :2], expected[:, :2])  # the number and its gaps
+    np.testing.assert_array_equal(features[:, 2:5], expected[:, code.stop:])  # city, one-hot
+    indexer = indexed.transformer.named_transformers_["indexed"]
+    np.testing.assert_array_equal(one_hot_from(features[:, 5:], indexer), expected[:, code])
+    statistics, before = indexed.statistics(), one_hot.statistics()
+    assert statistics["categories"] == before["categories"] and statistics["other_values"] == before["other_values"]
+    assert statistics["indexed"] == {"columns": ["code"], "positions": [5], "sizes": [10 if max_categories else 41],
+                                     "masked": [max_categories is None]}
+    assert "indexed" not in before and statistics["feature_names"][-1] == "indexed__code_index"
