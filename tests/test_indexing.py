@@ -97,3 +97,43 @@ def test_a_table_s_many_valued_column_becomes_its_indices_last_and_the_rest_is_u
     assert statistics["indexed"] == {"columns": ["code"], "positions": [5], "sizes": [10 if max_categories else 41],
                                      "masked": [max_categories is None]}
     assert "indexed" not in before and statistics["feature_names"][-1] == "indexed__code_index"
+
+
+@pytest.mark.parametrize("max_categories", [None, 8])
+def test_an_indexed_table_is_exported_and_serves_unseen_values_as_training_encoded_them(tmp_path, max_categories):
+    import keras
+
+    from stages.lib.export import raw_batch
+    from stages.lib.kinds.table import TableFeatures
+    from tests.conftest import THREE_CLASSES, export_tiny_model
+
+    x = frame(300, 9)
+    x["size"] = np.random.default_rng(9).normal(size=300)
+    y = np.random.default_rng(9).integers(0, 3, 300)
+    preprocessor = TableFeatures(["size"], ["code", "city"], "standard", "median", 5, max_categories, 5)
+    signature, _, _, gaps = export_tiny_model(tmp_path, preprocessor, x, y, {"kind": "table"}, THREE_CLASSES)
+    assert max(gaps.values()) < 1e-5 and preprocessor.indexed == ["code"]
+    unseen = x.assign(code="never seen")
+    model = keras.models.load_model(tmp_path / "model.keras")
+    features = preprocessor.transform(unseen)
+    values = len(preprocessor.statistics()["categories"]["code"])  # 7 own values and "other", or every value seen
+    assert values == 7 if max_categories else values > 30
+    assert (features[:, -1] == values).all()
+    np.testing.assert_allclose(model.predict(raw_batch(unseen, signature["input"]), verbose=0),
+                               model.layers[-1].predict(features, verbose=0), atol=1e-5)
+
+
+def test_pruning_an_indexed_dense_layer_zeros_its_kernel_and_embeddings_together():
+    from stages.lib.models import build_model
+    from stages.lib.optimization import prune, sparsity_of
+    from tests.conftest import THREE_CLASSES
+
+    indexed = {"columns": ["code"], "positions": [2], "sizes": [30], "masked": [False]}
+    model = build_model(3, THREE_CLASSES, [16], "rmsprop", 0.01, indexed=indexed)
+    first = model.layers[0]
+    assert type(first).__name__ == "IndexedDense" and first.embeddings[0].shape == (30, 16)
+    masks = prune(model, 0.8)
+    assert len(masks) == 3  # the first layer's kernel and embedding, the output kernel
+    assert abs(sparsity_of(masks) - 0.8) < 0.02
+    kept = np.concatenate([np.asarray(first.kernel).ravel(), np.asarray(first.embeddings[0]).ravel()])
+    assert abs((kept == 0).mean() - 0.8) < 0.02

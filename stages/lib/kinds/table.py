@@ -283,13 +283,14 @@ class Table(Kind):
         layer = TablePreprocessing(medians=[float(stats["medians"][c]) for c in numeric], scale=scale, offset=offset,
                                    indicators=[numeric.index(c) for c in stats["missing_indicators"]],
                                    categories=[[str(v) for v in stats["categories"][c]] for c in categorical],
-                                   other_values=[c in stats.get("other_values", []) for c in categorical])
+                                   other_values=[c in stats.get("other_values", []) for c in categorical],
+                                   indexed=[c in stats.get("indexed", {}).get("columns", []) for c in categorical])
         return inputs, layer([inputs[name] for name in names])
 
     def custom_layers(self):
-        from stages.lib.table_layer import TablePreprocessing
+        from stages.lib.table_layer import IndexedDense, TablePreprocessing
 
-        return {"TablePreprocessing": TablePreprocessing}
+        return {"TablePreprocessing": TablePreprocessing, "IndexedDense": IndexedDense}
 
     def input_spec(self, statistics, raw):
         numeric, categorical = statistics["numeric"], statistics["categorical"]
