@@ -49,13 +49,13 @@ def load_settings(name=None):
 
 
 def load_inputs(name=None):
-    from stages.lib.artifacts import read_features
+    from stages.lib.artifacts import read_features, read_indexed
     from stages.lib.params import load_params
     from stages.lib.task import read_task
 
     candidate, settings = load_settings(name)
     return (read_features("train", 0), read_features("validation", 0), read_task(), candidate,
-            settings, load_params().seed)
+            settings, load_params().seed, read_indexed(0))
 
 
 def fit_pipeline(epochs: int, name=None) -> float:
@@ -64,12 +64,12 @@ def fit_pipeline(epochs: int, name=None) -> float:
 
     from stages.lib.models import fit_mlp
 
-    train, validation, task, candidate, settings, seed = load_inputs(name)
+    train, validation, task, candidate, settings, seed, indexed = load_inputs(name)
     settings = settings.model_copy(update={"epochs": epochs})
     start = time.perf_counter()
     with contextlib.redirect_stdout(open(os.devnull, "w")):
         fit_mlp(task, train, validation, settings, seed, candidate["units"], l1=candidate["l1"],
-                l2=candidate["l2"], dropout=candidate["dropout"])
+                l2=candidate["l2"], dropout=candidate["dropout"], indexed=indexed)
     return time.perf_counter() - start
 
 
@@ -80,14 +80,19 @@ def fit_bare(epochs: int, name=None) -> float:
     from scipy.sparse import issparse
 
     from stages.lib.models import batch_size_for
+    from stages.lib.table_layer import IndexedDense
 
-    train, validation, task, candidate, settings, seed = load_inputs(name)
+    train, validation, task, candidate, settings, seed, indexed = load_inputs(name)
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
     model = keras.Sequential([keras.Input(shape=(train[0].shape[1],), sparse=issparse(train[0]))])
-    for width in candidate["units"]:
-        model.add(layers.Dense(width, activation="relu",
-                               kernel_regularizer=regularizers.L1L2(l1=candidate["l1"], l2=candidate["l2"])))
+    for number, width in enumerate(candidate["units"]):
+        regularizer = regularizers.L1L2(l1=candidate["l1"], l2=candidate["l2"])
+        if number == 0 and indexed:  # the table's indexed categories: the same first layer as the pipeline's
+            model.add(IndexedDense(width, indexed["positions"], indexed["sizes"], indexed["masked"], activation="relu",
+                                   kernel_regularizer=regularizer))
+        else:
+            model.add(layers.Dense(width, activation="relu", kernel_regularizer=regularizer))
         if candidate["dropout"]:
             model.add(layers.Dropout(candidate["dropout"]))
     model.add(layers.Dense(task.output_units, activation=task.last_layer_activation))

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from stages.lib import paths
-from stages.lib.artifacts import read_features
+from stages.lib.artifacts import read_features, read_indexed
 from stages.lib.baselines import LAST_VALUE, baseline_output, best_baseline, fit_baseline
 from stages.lib.environment import record
 from stages.lib.errors import run_stage
@@ -33,7 +33,8 @@ def seed_spread(task: Task, params, development, x_test, y_test, first: dict) ->
     runs = [first]
     for extra in range(1, params.evaluate.seeds):
         print(f"evaluate: retraining '{candidate['name']}' with seed {params.seed + extra}")
-        model = fit_candidate(task, development, candidate, params.regularize, params.seed + extra, verbose=0)
+        model = fit_candidate(task, development, candidate, params.regularize, params.seed + extra, verbose=0,
+                              indexed=read_indexed())
         runs.append(task_scores(task, y_test, model.predict(x_test, verbose=0)))
     spread = {}
     for metric in first:

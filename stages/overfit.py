@@ -2,7 +2,7 @@
 import numpy as np
 
 from stages.lib import paths
-from stages.lib.artifacts import fold_numbers, read_features
+from stages.lib.artifacts import fold_numbers, read_features, read_indexed
 from stages.lib.baselines import chance_level
 from stages.lib.environment import record
 from stages.lib.errors import run_stage
@@ -24,7 +24,8 @@ def main() -> None:
         train = read_features("train", k)
         print(f"overfit: fold {k}")
         _, history = fit_mlp(task, train, read_features("validation", k), settings, params.seed, settings.units,
-                             callbacks=[stop_once_overfit(settings.overfit_tolerance, stop)] if stop else ())
+                             callbacks=[stop_once_overfit(settings.overfit_tolerance, stop)] if stop else (),
+                             indexed=read_indexed(k))
         diagnoses.append(diagnose(history, settings.overfit_tolerance, chance_level(task, train[1]), metric,
                                   task.greater_is_better))
         histories.append(history)
@@ -32,7 +33,7 @@ def main() -> None:
     epochs = round(np.mean([len(history) for history in histories]))
     print(f"overfit: final model on all development data, {epochs} epochs")
     model, final = fit_mlp(task, read_features("development"), None, settings, params.seed, settings.units,
-                           epochs=epochs)
+                           epochs=epochs, indexed=read_indexed())
     summary = fold_summary(diagnoses)
     result = {
         "folds": len(diagnoses),

@@ -3,7 +3,7 @@ then train it on all development data."""
 import pandas as pd
 
 from stages.lib import paths
-from stages.lib.artifacts import fold_numbers, read_features
+from stages.lib.artifacts import fold_numbers, read_features, read_indexed
 from stages.lib.environment import record
 from stages.lib.errors import run_stage
 from stages.lib.evaluation import fold_summary, task_scores, tie_breaker
@@ -26,7 +26,7 @@ def cross_validate(task, candidate, settings, seed) -> tuple:
         validation = read_features("validation", k)
         model, history = fit_mlp(task, read_features("train", k), validation, settings, seed, candidate.units,
                                  l1=candidate.l1, l2=candidate.l2, dropout=candidate.dropout,
-                                 patience=candidate.early_stopping_patience, verbose=0)
+                                 patience=candidate.early_stopping_patience, verbose=0, indexed=read_indexed(k))
         outputs.append((validation[1], model.predict(validation[0], verbose=0)))
         scores.append({**task_scores(task, *outputs[-1]), "epochs_trained": len(history)})
         best_epochs.append(best_epoch(history, stopping_metric(task)))
@@ -58,7 +58,7 @@ def main() -> None:
     config = next(c for c in settings.candidates if c.name == chosen)
     print(f"regularize: final '{chosen}' model on all development data, {epochs[chosen]} epochs")
     kept = {**config.model_dump(), "selected_by": f"val_{metric}_mean", "final_epochs": epochs[chosen]}
-    model = fit_candidate(task, read_features("development"), kept, settings, params.seed)
+    model = fit_candidate(task, read_features("development"), kept, settings, params.seed, indexed=read_indexed())
     with atomic_dir(paths.REGULARIZED_DIR) as tmp:
         save_keras_model(model, tmp / "model.keras")
         write_json(tmp / "candidate.json", kept)

@@ -8,7 +8,7 @@ many (stratified for classification; sample_for_studies), which the summary, eac
 import pandas as pd
 
 from stages.lib import paths
-from stages.lib.artifacts import read_features
+from stages.lib.artifacts import read_features, read_indexed
 from stages.lib.environment import record
 from stages.lib.errors import run_stage
 from stages.lib.io import atomic_dir, atomic_path, write_csv, write_json
@@ -48,7 +48,7 @@ def run_named_study(name: str, task, settings, seed: int, dataset: str) -> tuple
                                                    settings.max_examples, seed, task.is_regression,
                                                    key=f"studies.{dataset}.max_examples")
     histories, verdict = run_study(define_studies(settings, study_form(task))[name], task, train, validation,
-                                   settings, seed)
+                                   settings, seed, read_indexed(0))
     return histories, ({**verdict, "sample": sample} if sample else verdict)
 
 

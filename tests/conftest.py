@@ -129,7 +129,8 @@ def export_tiny_model(folder: Path, preprocessor, x, y, manifest: dict, task: Ta
     from stages.lib.models import build_model
 
     features = preprocessor.fit(x).transform(x)
-    trained = build_model(features.shape[1], task, [8], "rmsprop", 0.01, sparse=sparse)
+    trained = build_model(features.shape[1], task, [8], "rmsprop", 0.01, sparse=sparse,
+                          indexed=preprocessor.statistics().get("indexed"))
     trained.fit(features, y, epochs=2, batch_size=16, verbose=0)
     model, signature = inference_model(preprocessing_model(preprocessor, manifest), trained, preprocessor.statistics(),
                                        manifest, task)

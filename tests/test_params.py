@@ -135,6 +135,7 @@ def test_stage_exits_nonzero_with_one_line_and_writes_nothing(default_params, tm
     ("studies.table.max_examples", -5, "studies.table.max_examples': Input should be greater than or equal to 1"),
     ("studies.table.max_examples", 2.0, "studies.table.max_examples': Input should be a valid integer, got 2.0"),
     ("vectorize.max_categories", 1, "vectorize.max_categories': Input should be greater than or equal to 2"),
+    ("vectorize.index_above", 0, "vectorize.index_above': Input should be greater than or equal to 1"),
     ("overfit.stop_once_overfit", 0, "overfit.stop_once_overfit': Input should be greater than or equal to 1"),
     ("validate.leakage_max_rows", 10, "validate.leakage_max_rows': Input should be greater than or equal to 100"),
     ("regularize.batch_size", "big", "regularize.batch_size"),

@@ -188,6 +188,10 @@ def test_studies_that_change_features_are_not_applicable_to_sparse_text():
     assert result["form"] == "classification" and verdict_word(result) == "not applicable"
     assert "| noise_channels | c |" in summary_markdown("imdb", {"noise_channels": {**result, "claim": "c"}})
     assert "**not applicable** |" in summary_markdown("imdb", {"noise_channels": {**result, "claim": "c"}})
+    dense = x.toarray()
+    indexed = {"columns": ["code"], "positions": [5], "sizes": [3], "masked": [True]}
+    histories, result = run_study(STUDIES["noise_channels"], task, (dense, y), (dense, y), SETTINGS, 0, indexed)
+    assert histories == {} and result["not_applicable"].endswith("not indexed categories")
 
 
 def test_a_study_runs_only_in_the_task_s_form():

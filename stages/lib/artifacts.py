@@ -6,7 +6,7 @@ from scipy.sparse import csr_matrix, issparse
 
 from stages.lib import paths
 from stages.lib.errors import PipelineError
-from stages.lib.io import read_npz, write_npz
+from stages.lib.io import read_json, read_npz, write_npz
 
 
 def write_features(path, x, y: np.ndarray) -> None:
@@ -33,6 +33,13 @@ def read_features(split: str, fold=None):
         x = csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=tuple(arrays["shape"]))
         return x, arrays["y"]
     return arrays["x"], arrays["y"]
+
+
+def read_indexed(fold=None):
+    """The indexed columns of a fold's features, or (fold None) of development/test: {"positions", "sizes",
+    "masked", "columns"} from vectorize's statistics (stages/lib/indexing.py), or None where there are none."""
+    folder = Path(paths.FEATURES_DIR if fold is None else f"{paths.FOLD_FEATURES_DIR}/{fold}")
+    return read_json(folder / "preprocessing.json").get("indexed")
 
 
 def fold_numbers() -> list:

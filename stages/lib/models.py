@@ -77,10 +77,12 @@ def make_optimizer(name: str, learning_rate: float):
 def build_model(n_features: int, task: Task, units, optimizer: str, learning_rate: float,
                 l1: float = 0.0, l2: float = 0.0, dropout: float = 0.0, sparse: bool = False,
                 cross_entropy: bool = False, output_bias: float = 0.0,
-                steps_per_execution: int = STEPS_PER_EXECUTION):
+                steps_per_execution: int = STEPS_PER_EXECUTION, indexed=None):
     """A densely connected model with the task's last layer, loss and metric (ch. 4-6 of the book).
 
-    With `sparse`, it takes scipy CSR inputs (multi-hot text) without ever densifying them.
+    With `sparse`, it takes scipy CSR inputs (multi-hot text) without ever densifying them. With `indexed`
+    (the "indexed" layout of a table's features, artifacts.read_indexed), its first layer is an IndexedDense:
+    the Dense layer over those columns one-hot encoded, reading each as an embedding lookup.
     With `cross_entropy` (classification), it also reports the plain cross-entropy (no weight
     penalties) per epoch. `output_bias` starts the last layer there: a regression model
     starting at the training targets' mean need not spend its first epochs getting there.
@@ -92,12 +94,20 @@ def build_model(n_features: int, task: Task, units, optimizer: str, learning_rat
     # Named, so that a saved model's bytes do not depend on how many models its process built before (Keras
     # numbers unnamed layers per process: dense_7), nor on which process trained it (parallel.parallel_map).
     model = keras.Sequential([keras.Input(shape=(n_features,), sparse=sparse, name="features")], name="mlp")
+
+    def dense(width, first: bool, **kwargs):
+        if first and indexed:
+            from stages.lib.table_layer import IndexedDense
+
+            return IndexedDense(width, indexed["positions"], indexed["sizes"], indexed["masked"], **kwargs)
+        return layers.Dense(width, **kwargs)
+
     for number, width in enumerate(units, start=1):
-        model.add(layers.Dense(width, activation="relu", kernel_regularizer=regularizer, name=f"hidden_{number}"))
+        model.add(dense(width, number == 1, activation="relu", kernel_regularizer=regularizer, name=f"hidden_{number}"))
         if dropout:
             model.add(layers.Dropout(dropout, name=f"dropout_{number}"))
-    model.add(layers.Dense(task.output_units, activation=task.last_layer_activation,
-                           bias_initializer=keras.initializers.Constant(output_bias), name="output"))
+    model.add(dense(task.output_units, not units, activation=task.last_layer_activation,
+                    bias_initializer=keras.initializers.Constant(output_bias), name="output"))
     metrics = [task.training_metric]
     if cross_entropy and not task.is_regression:
         kind = keras.metrics.BinaryCrossentropy if task.output_units == 1 else keras.metrics.SparseCategoricalCrossentropy
@@ -310,9 +320,11 @@ def training_state(model) -> list:
 
 
 def fit_mlp(task: Task, train_xy, validation_xy, training, seed: int, units, l1=0.0, l2=0.0, dropout=0.0,
-            patience=None, verbose: int = 2, cross_entropy: bool = False, epochs=None, monitor=None, callbacks=()):
+            patience=None, verbose: int = 2, cross_entropy: bool = False, epochs=None, monitor=None, callbacks=(),
+            indexed=None):
     """Seed, build and train one model with the given training params; returns (model, history).
 
+    `indexed`: the features' indexed columns (artifacts.read_indexed of the fold they come from), or None.
     `validation_xy` None trains without validation (a final model); `epochs` overrides the params'; the batch
     size is batch_size_for's. `callbacks` are more Keras callbacks.
     Early stopping (`patience`) watches `monitor`, by default the task's `stopping_metric`.
@@ -330,7 +342,7 @@ def fit_mlp(task: Task, train_xy, validation_xy, training, seed: int, units, l1=
     batch_size = batch_size_for(training.batch_size, train_xy[0].shape[0])
     model = fresh_model(seed, n_features=train_xy[0].shape[1], task=task, units=list(units), optimizer=training.optimizer,
                         learning_rate=training.learning_rate, l1=l1, l2=l2, dropout=dropout, sparse=sparse,
-                        cross_entropy=cross_entropy,
+                        cross_entropy=cross_entropy, indexed=indexed,
                         steps_per_execution=steps_per_execution(train_xy[0].shape[0], batch_size, epochs))
     history = train(model, train_xy, validation_xy, epochs, batch_size, seed, patience, verbose, callbacks,
                     monitor=monitor or (stopping_metric(task) if patience else None))
@@ -339,11 +351,12 @@ def fit_mlp(task: Task, train_xy, validation_xy, training, seed: int, units, l1=
     return model, history
 
 
-def fit_candidate(task: Task, development_xy, candidate: dict, training, seed: int, verbose: int = 2):
+def fit_candidate(task: Task, development_xy, candidate: dict, training, seed: int, verbose: int = 2, indexed=None):
     """A final model: the kept candidate (units, l1, l2, dropout, final_epochs, as models/regularized/candidate.json
-    records it) trained on all development data with `seed`."""
+    records it) trained on all development data (whose indexed columns are `indexed`) with `seed`."""
     model, _ = fit_mlp(task, development_xy, None, training, seed, candidate["units"], l1=candidate["l1"],
-                       l2=candidate["l2"], dropout=candidate["dropout"], epochs=candidate["final_epochs"], verbose=verbose)
+                       l2=candidate["l2"], dropout=candidate["dropout"], epochs=candidate["final_epochs"], verbose=verbose,
+                       indexed=indexed)
     return model
 
 
@@ -385,6 +398,8 @@ def select_candidate(results: dict, metric: str, greater_is_better: bool, tie_br
 
 def load_model(path):
     import keras
+
+    import stages.lib.table_layer  # noqa: F401  (registers IndexedDense, which a table model may hold)
 
     if not os.path.exists(path):
         raise PipelineError(f"{path} is missing: run `dvc repro` to train it")

@@ -31,11 +31,14 @@ def quantized(path: str):
     """The model at `path` with its Dense kernels stored as int8 (Keras' per-channel weight quantization).
 
     Keras' int8 Dense layer cannot multiply a sparse input, so a model of sparse (multi-hot text)
-    features becomes one taking the same rows dense.
+    features becomes one taking the same rows dense. A table model's IndexedDense (indexed categories) has
+    no int8 form in Keras and stays float32.
     """
     import warnings
 
     import keras
+
+    import stages.lib.table_layer  # noqa: F401  (registers IndexedDense)
 
     model = keras.models.load_model(path, compile=False)
     if takes_sparse(model):
@@ -47,17 +50,20 @@ def quantized(path: str):
 
 
 def prune(model, sparsity: float) -> list:
-    """Zero the smallest-magnitude `sparsity` share of each Dense kernel; returns (kernel, mask) pairs."""
+    """Zero the smallest-magnitude `sparsity` share of each Dense kernel (an IndexedDense's kernel and
+    embeddings together: the rows of the one-hot kernel they stand for); returns (weights, mask) pairs."""
     masks = []
     for layer in model.layers:
         kernel = getattr(layer, "kernel", None)
         if kernel is None:
             continue
-        weights = np.asarray(kernel)
-        threshold = np.quantile(np.abs(weights), sparsity)
-        mask = (np.abs(weights) > threshold).astype(weights.dtype)
-        kernel.assign(weights * mask)
-        masks.append((kernel, mask))
+        variables = [kernel, *getattr(layer, "embeddings", [])]
+        values = [np.asarray(variable) for variable in variables]
+        threshold = np.quantile(np.abs(np.concatenate([v.ravel() for v in values])), sparsity)
+        for variable, weights in zip(variables, values):
+            mask = (np.abs(weights) > threshold).astype(weights.dtype)
+            variable.assign(weights * mask)
+            masks.append((variable, mask))
     return masks
 
 

@@ -299,21 +299,24 @@ def as_targets(task: Task, y: np.ndarray) -> np.ndarray:
     return y.reshape(-1, 1) if task.output_units == 1 else y
 
 
-def run_study(study: Study, task: Task, train, validation, settings, seed: int) -> tuple:
+def run_study(study: Study, task: Task, train, validation, settings, seed: int, indexed=None) -> tuple:
     """Train every variant; returns (histories by variant, verdict dict), the verdict with the `form` that ran.
+    `indexed`: the features' indexed columns (artifacts.read_indexed), or None.
 
     A study whose variants change the features cannot run on sparse text features (doubling
-    IMDB's 10,000 multi-hot columns with dense noise would not fit the memory budget); the verdict
-    is then `held: null` with the reason.
+    IMDB's 10,000 multi-hot columns with dense noise would not fit the memory budget), nor on a table's
+    indexed category columns (selecting columns by mutual information would take indices for numbers);
+    the verdict is then `held: null` with the reason.
     """
     from stages.lib.baselines import chance_level
     from stages.lib.models import fit_mlp
 
     if study.form != study_form(task):
         raise PipelineError(f"the {study.form} form of study {study.name} cannot run on a {study_form(task)} task")
-    if issparse(train[0]) and any(v.changes_features for v in study.variants):
-        return {}, {"claim": study.claim, "form": study.form, "held": None,
-                    "not_applicable": "its variants change the features, which needs dense features, not sparse text"}
+    if (issparse(train[0]) or indexed) and any(v.changes_features for v in study.variants):
+        reason = ("its variants change the features, which needs dense features, not sparse text" if issparse(train[0])
+                  else "its variants change the features, which needs numbers, not indexed categories")
+        return {}, {"claim": study.claim, "form": study.form, "held": None, "not_applicable": reason}
     histories = {}
     for variant in study.variants:
         print(f"study {study.name}: variant {variant.name}", flush=True)  # a spawned process buffers it otherwise
@@ -323,7 +326,7 @@ def run_study(study: Study, task: Task, train, validation, settings, seed: int) 
         model, history = fit_mlp(task, (x_train, as_targets(task, y_train)), (x_val, as_targets(task, y_val)),
                                  training, seed, list(variant.units), l1=variant.l1, l2=variant.l2,
                                  dropout=variant.dropout, patience=variant.patience, verbose=0, cross_entropy=True,
-                                 monitor=LOSS_CURVE)
+                                 monitor=LOSS_CURVE, indexed=indexed)
         restored = (float(model.evaluate(x_val, as_targets(task, y_val), verbose=0)[0]) if variant.patience
                     else float("nan"))
         # chance: the training score of guessing (for regression the mean predictor's training MAE); val_chance,

@@ -63,10 +63,10 @@ class TableFeatures:
     """
 
     def __init__(self, numeric: list, categorical: list, normalization: str, imputation: str, knn_neighbors: int,
-                 max_categories=None):
+                 max_categories=None, index_above=None):
         self.numeric, self.categorical = list(numeric), list(categorical)
         self.normalization, self.imputation, self.knn_neighbors = normalization, imputation, knn_neighbors
-        self.max_categories = max_categories
+        self.max_categories, self.index_above = max_categories, index_above
 
     def _frame(self, x: pd.DataFrame) -> pd.DataFrame:
         frame = x[self.numeric].astype(np.float64)
@@ -80,6 +80,8 @@ class TableFeatures:
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import OneHotEncoder
 
+        from stages.lib.indexing import CategoryIndexer
+
         # A column missing in every training row (a mostly empty column in a small fold) is kept and
         # filled with 0, so that every fold has the same features.
         imputer = (KNNImputer(n_neighbors=self.knn_neighbors, keep_empty_features=True) if self.imputation == "knn"
@@ -88,12 +90,17 @@ class TableFeatures:
         # A 0/1 column per numeric column with gaps in training, chosen here rather than by MissingIndicator's
         # "missing-only": with no gaps it would yield zero columns, which a sparse ColumnTransformer refuses.
         self.indicated = [name for name in self.numeric if frame[name].isna().any()]
+        cap = self.max_categories or float("inf")
+        self.indexed = [name for name in self.categorical
+                        if self.index_above is not None and min(frame[name].nunique(), cap) > self.index_above]
+        self.one_hot = [name for name in self.categorical if name not in self.indexed]
         self.transformer = ColumnTransformer([
             ("numeric", Pipeline([("impute", imputer), ("scale", make_scaler(self.normalization))]), self.numeric),
             ("missing", MissingIndicator(features="all", error_on_new=False), self.indicated),
             ("categorical", OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=self.max_categories,
-                                          dtype=np.float32), self.categorical),
-        ], verbose_feature_names_out=True, sparse_threshold=SPARSE_BELOW)
+                                          dtype=np.float32), self.one_hot),
+            ("indexed", CategoryIndexer(self.max_categories), self.indexed),
+        ], verbose_feature_names_out=True, sparse_threshold=0 if self.indexed else SPARSE_BELOW)
         self.transformer.fit(frame)
         self.rows = len(x)  # the rows KNN imputation searches at transform time
         return self
@@ -115,15 +122,29 @@ class TableFeatures:
             "missing_indicators": self.indicated,
         }
         if self.categorical:
-            encoder = self.transformer.named_transformers_["categorical"]
-            # The categories with a column of their own, in column order; a column in `other_values` is followed
-            # by one for every other value (infrequent_if_exist).
-            rare = (encoder.infrequent_categories_ if self.max_categories is not None
-                    else [None] * len(self.categorical))  # uncapped, scikit-learn leaves infrequent_categories_ unset
-            rare_sets = [set(r) if r is not None else set() for r in rare]
-            statistics["categories"] = {name: [v for v in c if v not in r]
-                                        for name, c, r in zip(self.categorical, encoder.categories_, rare_sets)}
-            statistics["other_values"] = [name for name, r in zip(self.categorical, rare) if r is not None]
+            # The categories with a column (or index) of their own, in order; a column in `other_values` is
+            # followed by one for every other value (infrequent_if_exist).
+            statistics["categories"], statistics["other_values"] = {}, []
+            encoders = [(self.one_hot, self.transformer.named_transformers_["categorical"])]
+            if self.indexed:
+                encoders.append((self.indexed, self.transformer.named_transformers_["indexed"].encoder_))
+            for names, encoder in encoders:
+                if not names:
+                    continue
+                rare = (encoder.infrequent_categories_ if self.max_categories is not None
+                        else [None] * len(names))  # uncapped, scikit-learn leaves infrequent_categories_ unset
+                rare_sets = [set(r) if r is not None else set() for r in rare]
+                statistics["categories"].update({name: [v for v in c if v not in r]
+                                                 for name, c, r in zip(names, encoder.categories_, rare_sets)})
+                statistics["other_values"] += [name for name, r in zip(names, rare) if r is not None]
+            statistics["categories"] = {name: statistics["categories"][name] for name in self.categorical}
+            statistics["other_values"] = [name for name in self.categorical if name in statistics["other_values"]]
+        if self.indexed:
+            indexer = self.transformer.named_transformers_["indexed"]
+            width = len(statistics["feature_names"])
+            statistics["indexed"] = {"columns": self.indexed,
+                                     "positions": list(range(width - len(self.indexed), width)),
+                                     "sizes": indexer.sizes(), "masked": [not c for c in indexer.capped()]}
         if self.imputation == "knn":
             statistics["knn"] = {"n_neighbors": self.knn_neighbors, "reference_rows": self.rows}
         else:
@@ -242,7 +263,8 @@ class Table(Kind):
     def preprocessor(self, raw, vectorize, imdb_encoding):
         columns = raw["columns"]
         return TableFeatures(columns["numeric"], columns["categorical"], vectorize.normalization,
-                             vectorize.imputation, vectorize.knn_neighbors, vectorize.max_categories)
+                             vectorize.imputation, vectorize.knn_neighbors, vectorize.max_categories,
+                             vectorize.index_above)
 
     def unservable(self, statistics):
         return KNN_NOT_SERVABLE if statistics["imputation"] != "median" else None
@@ -261,13 +283,14 @@ class Table(Kind):
         layer = TablePreprocessing(medians=[float(stats["medians"][c]) for c in numeric], scale=scale, offset=offset,
                                    indicators=[numeric.index(c) for c in stats["missing_indicators"]],
                                    categories=[[str(v) for v in stats["categories"][c]] for c in categorical],
-                                   other_values=[c in stats.get("other_values", []) for c in categorical])
+                                   other_values=[c in stats.get("other_values", []) for c in categorical],
+                                   indexed=[c in stats.get("indexed", {}).get("columns", []) for c in categorical])
         return inputs, layer([inputs[name] for name in names])
 
     def custom_layers(self):
-        from stages.lib.table_layer import TablePreprocessing
+        from stages.lib.table_layer import IndexedDense, TablePreprocessing
 
-        return {"TablePreprocessing": TablePreprocessing}
+        return {"TablePreprocessing": TablePreprocessing, "IndexedDense": IndexedDense}
 
     def input_spec(self, statistics, raw):
         numeric, categorical = statistics["numeric"], statistics["categorical"]

@@ -1,0 +1,139 @@
+"""Indexed categories: CategoryIndexer's indices and IndexedDense's output are one-hot encoding and Dense."""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.preprocessing import OneHotEncoder
+
+from stages.lib.indexing import CategoryIndexer
+
+
+def frame(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"code": rng.choice([f"c{k}" for k in range(40)], rows, p=np.arange(40, 0, -1) / 820),
+                         "city": rng.choice(["a", "b", "c"], rows)})
+
+
+def one_hot_from(indices: np.ndarray, indexer: CategoryIndexer) -> np.ndarray:
+    """The one-hot matrix the indices stand for (an uncapped column's unseen index: all zeros)."""
+    blocks = []
+    for column, (width, capped) in enumerate(zip(indexer.widths_, indexer.capped())):
+        block = np.zeros((len(indices), width), dtype=np.float32)
+        seen = indices[:, column] < width
+        block[np.flatnonzero(seen), indices[seen, column].astype(int)] = 1
+        blocks.append(block)
+    return np.hstack(blocks)
+
+
+@pytest.mark.parametrize("max_categories", [None, 10])
+def test_indices_encode_what_one_hot_encodes_unseen_and_rare_values_included(max_categories):
+    train, later = frame(2000, 0), frame(500, 1)
+    later.loc[:9, "code"] = "never seen"
+    later.loc[10:19, "city"] = "z"
+    indexer = CategoryIndexer(max_categories).fit(train)
+    encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=max_categories).fit(train)
+    indices = indexer.transform(later)
+    assert indices.dtype == np.float32 and indices.shape == (500, 2)
+    np.testing.assert_array_equal(one_hot_from(indices, indexer), encoder.transform(later).toarray())
+    capped = max_categories is not None
+    assert indexer.widths_ == [10 if capped else 40, 3] and indexer.capped() == [capped, False]
+    assert indexer.sizes() == [10 if capped else 41, 4]
+    assert list(indexer.get_feature_names_out()) == ["code_index", "city_index"]
+    assert (indices[:10, 0] == (9 if capped else 40)).all() and (indices[10:20, 1] == 3).all()
+
+
+@pytest.mark.parametrize("regularizer", [None, "l2"])
+def test_indexed_dense_is_dense_over_the_one_hot_columns(regularizer, tmp_path):
+    import keras
+
+    from stages.lib.table_layer import IndexedDense
+
+    train, later = frame(2000, 0), frame(300, 1)
+    later.loc[:9, "code"] = "never seen"
+    indexer = CategoryIndexer().fit(train)
+    numbers = np.random.default_rng(2).normal(size=(300, 3)).astype(np.float32)
+    indices = indexer.transform(later)
+    x = np.hstack([numbers[:, :1], indices[:, :1], numbers[:, 1:], indices[:, 1:]])  # indices between numbers
+    layer = IndexedDense(8, positions=[1, 4], sizes=indexer.sizes(), masked=[not c for c in indexer.capped()],
+                         activation="relu", kernel_regularizer=regularizer)
+    model = keras.Sequential([keras.Input(shape=(5,)), layer])
+    rng = np.random.default_rng(3)
+    layer.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in layer.get_weights()])
+    kernel, code, city, bias = layer.get_weights()
+    dense_kernel = np.vstack([kernel, code[:-1], city[:-1]])  # the unseen rows have no one-hot column
+    dense = keras.Sequential([keras.Input(shape=(3 + 43,)), keras.layers.Dense(8, activation="relu")])
+    dense.set_weights([dense_kernel, bias])
+    expected = dense.predict(np.hstack([numbers, one_hot_from(indices, indexer)]), verbose=0)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
+    model.save(tmp_path / "model.keras")
+    np.testing.assert_array_equal(keras.saving.load_model(tmp_path / "model.keras").predict(x, verbose=0),
+                                  model.predict(x, verbose=0))
+    if regularizer:
+        assert len(model.losses) == 3  # the kernel and both embeddings, as a Dense kernel's every row
+
+
+@pytest.mark.parametrize("max_categories", [None, 10])
+def test_a_table_s_many_valued_column_becomes_its_indices_last_and_the_rest_is_unchanged(max_categories):
+    from stages.lib.kinds.table import TableFeatures
+
+    train, later = frame(2000, 0), frame(400, 1)
+    for part, seed in ((train, 4), (later, 5)):
+        part["size"] = np.random.default_rng(seed).normal(size=len(part))
+        part.loc[::7, "size"] = np.nan
+    later.loc[:4, "code"] = "never seen"
+    make = lambda above: TableFeatures(["size"], ["code", "city"], "standard", "median", 5, max_categories,
+                                       above).fit(train)
+    one_hot, indexed = make(None), make(5)
+    assert indexed.indexed == ["code"] and indexed.one_hot == ["city"]
+    expected, features = one_hot.transform(later), indexed.transform(later)
+    expected = expected.toarray() if hasattr(expected, "toarray") else expected
+    assert isinstance(features, np.ndarray) and features.shape == (400, 2 + 3 + 1)
+    code = slice(2, 2 + (10 if max_categories else 40))
+    np.testing.assert_array_equal(features[:, :2], expected[:, :2])  # the number and its gaps
+    np.testing.assert_array_equal(features[:, 2:5], expected[:, code.stop:])  # city, one-hot
+    indexer = indexed.transformer.named_transformers_["indexed"]
+    np.testing.assert_array_equal(one_hot_from(features[:, 5:], indexer), expected[:, code])
+    statistics, before = indexed.statistics(), one_hot.statistics()
+    assert statistics["categories"] == before["categories"] and statistics["other_values"] == before["other_values"]
+    assert statistics["indexed"] == {"columns": ["code"], "positions": [5], "sizes": [10 if max_categories else 41],
+                                     "masked": [max_categories is None]}
+    assert "indexed" not in before and statistics["feature_names"][-1] == "indexed__code_index"
+
+
+@pytest.mark.parametrize("max_categories", [None, 8])
+def test_an_indexed_table_is_exported_and_serves_unseen_values_as_training_encoded_them(tmp_path, max_categories):
+    import keras
+
+    from stages.lib.export import raw_batch
+    from stages.lib.kinds.table import TableFeatures
+    from tests.conftest import THREE_CLASSES, export_tiny_model
+
+    x = frame(300, 9)
+    x["size"] = np.random.default_rng(9).normal(size=300)
+    y = np.random.default_rng(9).integers(0, 3, 300)
+    preprocessor = TableFeatures(["size"], ["code", "city"], "standard", "median", 5, max_categories, 5)
+    signature, _, _, gaps = export_tiny_model(tmp_path, preprocessor, x, y, {"kind": "table"}, THREE_CLASSES)
+    assert max(gaps.values()) < 1e-5 and preprocessor.indexed == ["code"]
+    unseen = x.assign(code="never seen")
+    model = keras.models.load_model(tmp_path / "model.keras")
+    features = preprocessor.transform(unseen)
+    values = len(preprocessor.statistics()["categories"]["code"])  # 7 own values and "other", or every value seen
+    assert values == 7 if max_categories else values > 30
+    assert (features[:, -1] == values).all()
+    np.testing.assert_allclose(model.predict(raw_batch(unseen, signature["input"]), verbose=0),
+                               model.layers[-1].predict(features, verbose=0), atol=1e-5)
+
+
+def test_pruning_an_indexed_dense_layer_zeros_its_kernel_and_embeddings_together():
+    from stages.lib.models import build_model
+    from stages.lib.optimization import prune, sparsity_of
+    from tests.conftest import THREE_CLASSES
+
+    indexed = {"columns": ["code"], "positions": [2], "sizes": [30], "masked": [False]}
+    model = build_model(3, THREE_CLASSES, [16], "rmsprop", 0.01, indexed=indexed)
+    first = model.layers[0]
+    assert type(first).__name__ == "IndexedDense" and first.embeddings[0].shape == (30, 16)
+    masks = prune(model, 0.8)
+    assert len(masks) == 3  # the first layer's kernel and embedding, the output kernel
+    assert abs(sparsity_of(masks) - 0.8) < 0.02
+    kept = np.concatenate([np.asarray(first.kernel).ravel(), np.asarray(first.embeddings[0]).ravel()])
+    assert abs((kept == 0).mean() - 0.8) < 0.02
