@@ -149,6 +149,7 @@ def test_studies_stage_writes_every_study_s_curves_plot_and_verdict_and_the_summ
     for split, n in (("train", 80), ("validation", 40)):
         y = np.arange(n) % 3
         write_features(project / paths.features_file(split, 0), (rng.normal(size=(n, 5)) + y[:, None]).astype(np.float32), y)
+    write_json(project / paths.FOLD_FEATURES_DIR / "0" / "preprocessing.json", {})  # vectorize's statistics: no index
     write_json(project / paths.TASK, define_task("x", "classification", {"0": 1, "1": 1, "2": 1}, 3.0).to_dict())
     default_params["studies"]["digits"].update(epochs=6, units=[8], capacity_large=[32, 32], patience=1)
     write_params(project, default_params)
@@ -371,6 +372,7 @@ def test_studies_stage_runs_every_study_s_regression_form(project, default_param
     for split, n in (("train", 80), ("validation", 40)):
         x = rng.normal(size=(n, 5)).astype(np.float32)
         write_features(project / paths.features_file(split, 0), x, 300 + 50 * x[:, 0] + 20 * x[:, 1] ** 2)
+    write_json(project / paths.FOLD_FEATURES_DIR / "0" / "preprocessing.json", {})
     task = define_task("x", "regression", None, 3.0)
     write_json(project / paths.TASK, task.to_dict())
     default_params["studies"]["digits"].update(epochs=4, units=[8], capacity_small=[2], capacity_large=[16, 16],
@@ -538,13 +540,15 @@ def test_each_study_s_verdict_records_the_sample_it_ran_on(project, monkeypatch)
     from stages import studies
     from stages.lib import paths
     from stages.lib.artifacts import write_features
+    from stages.lib.io import write_json
     from stages.lib.task import define_task
 
     for split, n in (("train", 120), ("validation", 30)):
         write_features(project / paths.features_file(split, 0), *numbered(np.arange(n) % 3))
+    write_json(project / paths.FOLD_FEATURES_DIR / "0" / "preprocessing.json", {})
     seen = []
 
-    def fake_run_study(study, task, train, validation, settings, seed):
+    def fake_run_study(study, task, train, validation, settings, seed, indexed=None):
         seen.append((len(train[1]), len(validation[1])))
         return {}, {"claim": study.claim, "form": study.form, "held": True}
 
