@@ -16,7 +16,7 @@ def frame(rows: int, seed: int) -> pd.DataFrame:
 def one_hot_from(indices: np.ndarray, indexer: CategoryIndexer) -> np.ndarray:
     """The one-hot matrix the indices stand for (an uncapped column's unseen index: all zeros)."""
     blocks = []
-    for column, (width, capped) in enumerate(zip(indexer.widths_, indexer.capped())):
+    for column, (width, capped) in enumerate(zip(indexer.widths_, indexer.capped_)):
         block = np.zeros((len(indices), width), dtype=np.float32)
         seen = indices[:, column] < width
         block[np.flatnonzero(seen), indices[seen, column].astype(int)] = 1
@@ -35,7 +35,7 @@ def test_indices_encode_what_one_hot_encodes_unseen_and_rare_values_included(max
     assert indices.dtype == np.float32 and indices.shape == (500, 2)
     np.testing.assert_array_equal(one_hot_from(indices, indexer), encoder.transform(later).toarray())
     capped = max_categories is not None
-    assert indexer.widths_ == [10 if capped else 40, 3] and indexer.capped() == [capped, False]
+    assert indexer.widths_ == [10 if capped else 40, 3] and indexer.capped_ == [capped, False]
     assert indexer.sizes() == [10 if capped else 41, 4]
     assert list(indexer.get_feature_names_out()) == ["code_index", "city_index"]
     assert (indices[:10, 0] == (9 if capped else 40)).all() and (indices[10:20, 1] == 3).all()
@@ -53,7 +53,7 @@ def test_indexed_dense_is_dense_over_the_one_hot_columns(regularizer, tmp_path):
     numbers = np.random.default_rng(2).normal(size=(300, 3)).astype(np.float32)
     indices = indexer.transform(later)
     x = np.hstack([numbers[:, :1], indices[:, :1], numbers[:, 1:], indices[:, 1:]])  # indices between numbers
-    layer = IndexedDense(8, positions=[1, 4], sizes=indexer.sizes(), masked=[not c for c in indexer.capped()],
+    layer = IndexedDense(8, positions=[1, 4], sizes=indexer.sizes(), masked=[not c for c in indexer.capped_],
                          activation="relu", kernel_regularizer=regularizer)
     model = keras.Sequential([keras.Input(shape=(5,)), layer])
     rng = np.random.default_rng(3)

@@ -11,6 +11,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 
+def infrequent_categories(encoder, capped: bool) -> list:
+    """A fitted OneHotEncoder's infrequent categories per column (None where a column kept every value);
+    uncapped (no max_categories), scikit-learn leaves infrequent_categories_ unset."""
+    return encoder.infrequent_categories_ if capped else [None] * len(encoder.categories_)
+
+
 class CategoryIndexer(TransformerMixin, BaseEstimator):
     """Columns of categories (strings, no gaps) to float32 indices, one column each; see the module."""
 
@@ -22,29 +28,20 @@ class CategoryIndexer(TransformerMixin, BaseEstimator):
 
         self.encoder_ = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=self.max_categories,
                                       dtype=np.float32).fit(x)
-        self.widths_ = [len(block) for block in self._blocks()]
+        rare = infrequent_categories(self.encoder_, self.max_categories is not None)
+        self.capped_ = [infrequent is not None for infrequent in rare]
+        # Each column's one-hot width, as OneHotEncoder lays them out: its kept values, plus one for the rarer.
+        self.widths_ = [len(categories) if infrequent is None else len(categories) - len(infrequent) + 1
+                        for categories, infrequent in zip(self.encoder_.categories_, rare)]
         return self
 
-    def _blocks(self) -> list:
-        """Each column's one-hot output positions, as OneHotEncoder lays them out."""
-        blocks, start = [], 0
-        rare = (self.encoder_.infrequent_categories_ if self.max_categories is not None
-                else [None] * len(self.encoder_.categories_))
-        for categories, infrequent in zip(self.encoder_.categories_, rare):
-            width = len(categories) if infrequent is None else len(categories) - len(infrequent) + 1
-            blocks.append(range(start, start + width))
-            start += width
-        return blocks
-
     def transform(self, x) -> np.ndarray:
-        one_hot = self.encoder_.transform(x).tocsc()
-        indices = np.empty((one_hot.shape[0], len(self.widths_)), dtype=np.float32)
-        for column, block in enumerate(self._blocks()):
-            part = one_hot[:, block.start:block.stop].tocsr()
-            index = np.full(one_hot.shape[0], len(block), dtype=np.float32)  # unseen: one past the values
-            rows = np.repeat(np.arange(part.shape[0]), np.diff(part.indptr))
-            index[rows] = part.indices
-            indices[:, column] = index
+        one_hot = self.encoder_.transform(x).tocsr()  # at most one 1 per row and column block
+        starts = np.cumsum([0, *self.widths_[:-1]])
+        indices = np.tile(np.asarray(self.widths_, dtype=np.float32), (one_hot.shape[0], 1))  # unseen: one past
+        rows = np.repeat(np.arange(one_hot.shape[0]), np.diff(one_hot.indptr))
+        blocks = np.searchsorted(starts, one_hot.indices, side="right") - 1
+        indices[rows, blocks] = one_hot.indices - starts[blocks]
         return indices
 
     def get_feature_names_out(self, input_features=None):
@@ -52,9 +49,4 @@ class CategoryIndexer(TransformerMixin, BaseEstimator):
 
     def sizes(self) -> list:
         """Each column's embedding rows: its one-hot width, plus one for unseen values where uncapped."""
-        return [width + (not self.capped()[k]) for k, width in enumerate(self.widths_)]
-
-    def capped(self) -> list:
-        rare = (self.encoder_.infrequent_categories_ if self.max_categories is not None
-                else [None] * len(self.widths_))
-        return [infrequent is not None for infrequent in rare]
+        return [width + (not capped) for width, capped in zip(self.widths_, self.capped_)]

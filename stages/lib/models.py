@@ -24,9 +24,9 @@ STEPS_PER_EXECUTION = 32
 MIN_STEPS_FOR_MULTI_STEP = 300
 
 
-# batch_size: auto follows the data: the smallest power of two from AUTO_BATCH_MIN (data under 32,000 rows keeps
-# the book's batch of 64, bit for bit) to AUTO_BATCH_MAX that keeps an epoch within AUTO_STEPS_PER_EPOCH steps (MNIST's 60,000 images
-# at the book's batch of 128 take 469). A million rows train in batches of 2,048: 489 steps per epoch, not
+# batch_size: auto follows the data: the smallest power of two from AUTO_BATCH_MIN (data up to 32,000 rows keeps
+# the default batch of 64, bit for bit) to AUTO_BATCH_MAX that keeps an epoch within AUTO_STEPS_PER_EPOCH steps
+# (MNIST's 60,000 images at the book's batch of 128 take 469). A million rows train in batches of 2,048: 489 steps per epoch, not
 # 15,625 of 64, each step's cost barely more on 2 cores.
 AUTO_STEPS_PER_EPOCH = 500
 AUTO_BATCH_MIN, AUTO_BATCH_MAX = 64, 8192

@@ -122,6 +122,8 @@ class TableFeatures:
             "missing_indicators": self.indicated,
         }
         if self.categorical:
+            from stages.lib.indexing import infrequent_categories
+
             # The categories with a column (or index) of their own, in order; a column in `other_values` is
             # followed by one for every other value (infrequent_if_exist).
             statistics["categories"], statistics["other_values"] = {}, []
@@ -131,8 +133,7 @@ class TableFeatures:
             for names, encoder in encoders:
                 if not names:
                     continue
-                rare = (encoder.infrequent_categories_ if self.max_categories is not None
-                        else [None] * len(names))  # uncapped, scikit-learn leaves infrequent_categories_ unset
+                rare = infrequent_categories(encoder, self.max_categories is not None)
                 rare_sets = [set(r) if r is not None else set() for r in rare]
                 statistics["categories"].update({name: [v for v in c if v not in r]
                                                  for name, c, r in zip(names, encoder.categories_, rare_sets)})
@@ -144,7 +145,7 @@ class TableFeatures:
             width = len(statistics["feature_names"])
             statistics["indexed"] = {"columns": self.indexed,
                                      "positions": list(range(width - len(self.indexed), width)),
-                                     "sizes": indexer.sizes(), "masked": [not c for c in indexer.capped()]}
+                                     "sizes": indexer.sizes(), "masked": [not c for c in indexer.capped_]}
         if self.imputation == "knn":
             statistics["knn"] = {"n_neighbors": self.knn_neighbors, "reference_rows": self.rows}
         else:
