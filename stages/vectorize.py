@@ -35,13 +35,13 @@ def main() -> None:
         # serves it as it is (a KNN-imputed table cannot be served, and export says so).
         if not kind.unservable(statistics):
             save_keras_model(preprocessing_model(preprocessor, raw), tmp / Path(paths.PREPROCESSING_MODEL).name)
-    capped, indexed = statistics.get("other_values"), statistics.get("indexed", {}).get("columns")
+    capped, indexed = statistics.get("other_values"), statistics.get("indexed")
     print(f"vectorize: {features.shape[1]} float32 features ({raw['kind']}, {storage_note(features)}) for "
           f"{len(split['folds'])} fold(s) and the final model, each fitted on its training data only"
           + (f"; capped at vectorize.max_categories={params.vectorize.max_categories}: {', '.join(capped)}"
              if capped else "")
-          + (f"; indexed into learned embeddings (more than vectorize.index_above={params.vectorize.index_above} "
-             f"values): {', '.join(indexed)}" if indexed else ""))
+          + (f"; indexed into learned embeddings (more than {indexed['above']} values, vectorize.index_above: "
+             f"{params.vectorize.index_above}): {', '.join(indexed['columns'])}" if indexed else ""))
 
 
 if __name__ == "__main__":

@@ -94,8 +94,8 @@ def test_a_table_s_many_valued_column_becomes_its_indices_last_and_the_rest_is_u
     np.testing.assert_array_equal(one_hot_from(features[:, 5:], indexer), expected[:, code])
     statistics, before = indexed.statistics(), one_hot.statistics()
     assert statistics["categories"] == before["categories"] and statistics["other_values"] == before["other_values"]
-    assert statistics["indexed"] == {"columns": ["code"], "positions": [5], "sizes": [10 if max_categories else 41],
-                                     "masked": [max_categories is None]}
+    assert statistics["indexed"] == {"columns": ["code"], "above": 5, "positions": [5],
+                                     "sizes": [10 if max_categories else 41], "masked": [max_categories is None]}
     assert "indexed" not in before and statistics["feature_names"][-1] == "indexed__code_index"
 
 
@@ -137,3 +137,19 @@ def test_pruning_an_indexed_dense_layer_zeros_its_kernel_and_embeddings_together
     assert abs(sparsity_of(masks) - 0.8) < 0.02
     kept = np.concatenate([np.asarray(first.kernel).ravel(), np.asarray(first.embeddings[0]).ravel()])
     assert abs((kept == 0).mean() - 0.8) < 0.02
+
+
+def test_index_above_auto_indexes_the_many_valued_columns_only_where_one_hot_features_would_be_sparse():
+    from stages.lib.kinds.table import AUTO_INDEX_ABOVE, TableFeatures, index_threshold
+
+    assert index_threshold(None, [4000], 1) is None and index_threshold(7, [3], 1) == 7  # as set
+    assert index_threshold("auto", [40, 3], 2) == AUTO_INDEX_ABOVE  # 4 non-zeros of 45 columns: sparse
+    assert index_threshold("auto", [20], 10) is None  # 11 of 30: one-hot stays dense
+    train = frame(2000, 0)  # code: 40 values, city: 3
+    train["size"] = np.random.default_rng(4).normal(size=len(train))
+    auto = TableFeatures(["size"], ["code", "city"], "standard", "median", 5, None, "auto").fit(train)
+    assert auto.indexed == ["code"] and auto.one_hot == ["city"] and auto.statistics()["indexed"]["above"] == 16
+    numbers = train.assign(**{f"n{i}": train["size"] * i for i in range(20)})
+    wide = TableFeatures(["size"] + [f"n{i}" for i in range(20)], ["code", "city"], "standard", "median", 5, None,
+                         "auto").fit(numbers)  # 23 non-zeros of 64 columns: one-hot, dense
+    assert wide.indexed == [] and isinstance(wide.transform(numbers), np.ndarray)

@@ -297,12 +297,17 @@ def test_overfit_stops_a_fit_early_and_the_history_shows_overfitting(tiny_proble
     assert len(hist) < 200 and diagnose(hist, 0.05, 0.25)["overfit"]
 
 
-@pytest.mark.parametrize("sparse", [False, True])
-def test_batches_gather_each_row_once_per_pass_in_a_seeded_order_that_changes_every_pass(sparse):
+@pytest.mark.parametrize("sparse, gathered", [(False, False), (False, True), (True, True)])
+def test_batches_gather_each_row_once_per_pass_in_a_seeded_order_that_changes_every_pass(sparse, gathered,
+                                                                                         monkeypatch):
     import scipy.sparse
     import tensorflow as tf
 
+    from stages.lib import models
     from stages.lib.models import batches
+
+    if gathered and not sparse:  # dense features as large ones are fed: by gathering row numbers
+        monkeypatch.setattr(models, "GATHER_DENSE_ABOVE", 0)
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(203, 6)).astype(np.float32)
@@ -328,3 +333,6 @@ def test_batches_gather_each_row_once_per_pass_in_a_seeded_order_that_changes_ev
     assert not np.array_equal(first[1], second[1])  # reshuffled on every pass
     assert np.array_equal(passes(7)[0][1], first[1])  # seeded
     assert np.array_equal(passes(None, 1)[0][1], y)  # no seed: in order
+    monkeypatch.setattr(models, "GATHER_DENSE_ABOVE", 2**40)
+    in_memory = np.concatenate([labels.numpy() for _, labels in batches((x, y), 32, 7)])
+    assert np.array_equal(in_memory, first[1])  # every path: the order shuffling the rows themselves gives

@@ -117,6 +117,10 @@ def build_model(n_features: int, task: Task, units, optimizer: str, learning_rat
     return model
 
 
+# Dense features of more bytes than this are fed as sparse ones are, by gathering shuffled row numbers.
+GATHER_DENSE_ABOVE = 64 * 2**20
+
+
 def batches(xy, batch_size: int, shuffle_seed=None):
     """(x, y) as a tf.data pipeline of batches, reshuffled on every pass when `shuffle_seed` is given; x is
     an array or a scipy sparse matrix (multi-hot text), which stays sparse.
@@ -128,16 +132,35 @@ def batches(xy, batch_size: int, shuffle_seed=None):
 
     x, y = xy[0], np.asarray(xy[1])
     rows = x.shape[0]
-    if not issparse(x):
+    if not issparse(x) and x.nbytes <= GATHER_DENSE_ABOVE:
         data = tf.data.Dataset.from_tensor_slices((x, y))
         if shuffle_seed is not None:
             data = data.shuffle(rows, seed=shuffle_seed, reshuffle_each_iteration=True)
         return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    # Sparse rows: their numbers are shuffled and batched, then each batch's rows gathered at once. Shuffling
-    # the rows themselves keeps them all in the shuffle buffer and slices them one by one (a million one-hot
-    # rows: overfit 491 -> 396 s, peak RSS 2.6 -> 2.0 GB). The order is the one shuffling the rows would give.
-    # Dense rows keep the path above: it starts in 10 ms, this one in 40 (tracing its map).
+    # Large or sparse rows: their numbers are shuffled and batched, then each batch's rows gathered at once.
+    # Shuffling the rows themselves keeps them all in the shuffle buffer and slices them one by one (a million
+    # one-hot rows: overfit 491 -> 396 s, peak RSS 2.6 -> 2.0 GB). The order is the one shuffling the rows
+    # would give. Small dense rows keep the path above: it starts in 10 ms, this one in 40 (tracing its map).
     y = tf.constant(y)
+    if issparse(x):
+        take = _sparse_rows(x)
+    else:
+        x = tf.constant(x)
+
+        def take(indices):
+            return tf.gather(x, indices)
+
+    order = tf.data.Dataset.range(rows)
+    if shuffle_seed is not None:
+        order = order.shuffle(rows, seed=shuffle_seed, reshuffle_each_iteration=True)
+    return order.batch(batch_size).map(lambda indices: (take(indices), tf.gather(y, indices))).prefetch(
+        tf.data.AUTOTUNE)
+
+
+def _sparse_rows(x):
+    """A function from a batch of row numbers to those rows of the CSR matrix x, as a tf.SparseTensor."""
+    import tensorflow as tf
+
     x = x if x.has_sorted_indices else x.sorted_indices()
     splits = x.indptr.astype(np.int64)
     columns = tf.RaggedTensor.from_row_splits(x.indices.astype(np.int64), splits)
@@ -148,12 +171,9 @@ def batches(xy, batch_size: int, shuffle_seed=None):
         picked = tf.gather(columns, indices)
         coordinates = tf.stack([picked.value_rowids(), picked.flat_values], axis=1)
         shape = tf.stack([tf.size(indices, out_type=tf.int64), tf.constant(width, tf.int64)])
-        return tf.SparseTensor(coordinates, tf.gather(values, indices).flat_values, shape), tf.gather(y, indices)
+        return tf.SparseTensor(coordinates, tf.gather(values, indices).flat_values, shape)
 
-    order = tf.data.Dataset.range(rows)
-    if shuffle_seed is not None:
-        order = order.shuffle(rows, seed=shuffle_seed, reshuffle_each_iteration=True)
-    return order.batch(batch_size).map(take).prefetch(tf.data.AUTOTUNE)
+    return take
 
 
 # (history column, "max" or "min"): the validation loss, lower is better.

@@ -142,8 +142,9 @@ class VectorizeParams(Section):
     knn_neighbors: int = Field(ge=1)
     max_categories: int = Field(ge=2)  # per categorical column: one-hot columns, the last for all rarer values
     # A categorical column of more values than this (after max_categories) is one column of indices, which the
-    # model turns into a learned embedding (stages/lib/indexing.py); None: every column one-hot.
-    index_above: Optional[Annotated[int, Field(ge=1)]]
+    # model turns into a learned embedding (stages/lib/indexing.py); None: every column one-hot; auto: the
+    # columns of more than 16 values where one-hot features would be sparse (kinds/table.py, index_threshold).
+    index_above: Union[Literal["auto"], Annotated[int, Field(ge=1)], None]
     text: TextVectorizeParams
 
 

@@ -16,8 +16,23 @@ from stages.lib.kinds.base import Kind, raw_file, read_labels, read_raw_parquet,
 # default). A table of numbers and a few small categoricals stays dense, as the studies' noise-channel variants need.
 SPARSE_BELOW = 0.3
 
+# vectorize.index_above: auto indexes the categorical columns of more values than this, when one-hot encoding
+# them all would make the features sparse; the columns of a few values stay one-hot (a dense, narrow rest).
+AUTO_INDEX_ABOVE = 16
+
 KNN_NOT_SERVABLE = ("export of vectorize.imputation: knn is not supported: KNN imputation needs the training rows "
                     "at serving time; set vectorize.imputation: median")
+
+
+def index_threshold(index_above, widths: list, other_columns: int):
+    """The number of values above which a categorical column is indexed (None: none is), for
+    vectorize.index_above; `widths`: each categorical column's one-hot columns, `other_columns`: the numeric and
+    missing-indicator ones. auto: AUTO_INDEX_ABOVE where one-hot features would be sparse (a row's non-zeros,
+    one per column, under SPARSE_BELOW of its width), else None."""
+    if index_above != "auto":
+        return index_above
+    per_row = other_columns + len(widths)
+    return AUTO_INDEX_ABOVE if per_row < SPARSE_BELOW * (other_columns + sum(widths)) else None
 
 
 def table_summary(x: pd.DataFrame, columns: dict) -> pd.DataFrame:
@@ -91,8 +106,10 @@ class TableFeatures:
         # "missing-only": with no gaps it would yield zero columns, which a sparse ColumnTransformer refuses.
         self.indicated = [name for name in self.numeric if frame[name].isna().any()]
         cap = self.max_categories or float("inf")
-        self.indexed = [name for name in self.categorical
-                        if self.index_above is not None and min(frame[name].nunique(), cap) > self.index_above]
+        widths = {name: min(frame[name].nunique(), cap) for name in self.categorical}
+        threshold = index_threshold(self.index_above, list(widths.values()), len(self.numeric) + len(self.indicated))
+        self.indexed = [name for name in self.categorical if threshold is not None and widths[name] > threshold]
+        self.index_threshold = threshold
         self.one_hot = [name for name in self.categorical if name not in self.indexed]
         self.transformer = ColumnTransformer([
             ("numeric", Pipeline([("impute", imputer), ("scale", make_scaler(self.normalization))]), self.numeric),
@@ -143,7 +160,7 @@ class TableFeatures:
         if self.indexed:
             indexer = self.transformer.named_transformers_["indexed"]
             width = len(statistics["feature_names"])
-            statistics["indexed"] = {"columns": self.indexed,
+            statistics["indexed"] = {"columns": self.indexed, "above": self.index_threshold,
                                      "positions": list(range(width - len(self.indexed), width)),
                                      "sizes": indexer.sizes(), "masked": [not c for c in indexer.capped_]}
         if self.imputation == "knn":
