@@ -5,19 +5,18 @@ that leaves a class too few examples to judge a model on stops here, before any 
 from stages.lib import paths
 from stages.lib.errors import PipelineError, run_stage
 from stages.lib.io import read_json, write_json
-from stages.lib.kinds import kind_of, read_raw
+from stages.lib.kinds import example_times, kind_of, read_raw, read_targets
 from stages.lib.params import load_params
 from stages.lib.splitting import make_split, repeat_groups, too_few_to_judge
 
 
 def main() -> None:
     params = load_params()
-    x, y = read_raw()
     raw = read_json(paths.RAW_MANIFEST)
+    y, time = read_targets(), example_times()  # a time-ordered split reads no other column
     time_column = raw.get("time_column")
-    time = x[time_column].to_numpy() if time_column else None
     classification = raw["problem"] == "classification"
-    groups = None if time_column else repeat_groups(kind_of(raw).row_hashes(x))
+    groups = None if time_column else repeat_groups(kind_of(raw).row_hashes(read_raw()[0]))
     split = make_split(y, params.split, params.seed, time, stratify=classification, groups=groups)
     problem = too_few_to_judge(y, split, classification, params.split.min_class_examples, raw.get("class_names"))
     if problem:

@@ -2,7 +2,7 @@
 from pathlib import Path
 
 from stages.lib import paths
-from stages.lib.artifacts import storage_note, write_features
+from stages.lib.artifacts import row_blocks, write_features
 from stages.lib.errors import run_stage
 from stages.lib.export import preprocessing_model
 from stages.lib.io import atomic_dir, read_json, save_keras_model, write_json
@@ -27,8 +27,10 @@ def main() -> None:
         for folder, fit_on, parts in jobs:
             preprocessor = kind.preprocessor(raw, params.vectorize, params.collect.imdb).fit(kind.take(x, fit_on))
             for name, indices in parts.items():
-                features = preprocessor.transform(kind.take(x, indices))
-                write_features(tmp / folder / f"{name}.npz", features, y[indices])
+                # Transformed and written a block of rows at a time: the raw rows and their float64
+                # intermediates are never all in memory at once, nor (dense) the features themselves.
+                blocks = (preprocessor.transform(kind.take(x, block)) for block in row_blocks(indices))
+                columns, storage = write_features(tmp / folder / f"{name}.npz", blocks, y[indices])
             statistics = preprocessor.statistics()
             write_json(tmp / folder / "preprocessing.json", statistics)
         # The final model's preprocessing as Keras layers, built from the statistics just fitted: export
@@ -36,7 +38,7 @@ def main() -> None:
         if not kind.unservable(statistics):
             save_keras_model(preprocessing_model(preprocessor, raw), tmp / Path(paths.PREPROCESSING_MODEL).name)
     capped, indexed = statistics.get("other_values"), statistics.get("indexed")
-    print(f"vectorize: {features.shape[1]} float32 features ({raw['kind']}, {storage_note(features)}) for "
+    print(f"vectorize: {columns} float32 features ({raw['kind']}, {storage}) for "
           f"{len(split['folds'])} fold(s) and the final model, each fitted on its training data only"
           + (f"; capped at vectorize.max_categories={params.vectorize.max_categories}: {', '.join(capped)}"
              if capped else "")

@@ -12,6 +12,7 @@ import pytest
 
 from stages.lib.errors import PipelineError
 from stages.lib.io import (
+    RowBlocks,
     atomic_dir,
     atomic_path,
     read_json,
@@ -64,6 +65,17 @@ def test_compressed_npz_is_byte_identical_smaller_and_readable_by_numpy(tmp_path
     assert (tmp_path / "a.npz").stat().st_size < (tmp_path / "stored.npz").stat().st_size / 10
     np.testing.assert_array_equal(np.load(tmp_path / "a.npz")["indices"], indices)
     np.testing.assert_array_equal(read_npz(tmp_path / "a.npz", ["indices"])["indices"], indices)
+
+
+def test_an_array_written_block_by_block_is_the_same_file_as_written_whole(tmp_path):
+    x = np.random.default_rng(0).normal(size=(1000, 7)).astype(np.float32)
+    write_npz(tmp_path / "whole.npz", compress=True, x=x, y=np.arange(1000))
+    blocks = (x[start:start + 300] for start in range(0, 1000, 300))  # 300, 300, 300, 100 rows
+    write_npz(tmp_path / "blocks.npz", compress=True, x=RowBlocks(blocks, 1000), y=np.arange(1000))
+    assert (tmp_path / "blocks.npz").read_bytes() == (tmp_path / "whole.npz").read_bytes()
+    with pytest.raises(ValueError, match="900 rows written for an array of 1000"):
+        write_npz(tmp_path / "short.npz", x=RowBlocks([x[:900]], 1000))
+    assert not (tmp_path / "short.npz").exists()
 
 
 def test_npz_refuses_pickled_objects_and_missing_arrays(tmp_path):

@@ -271,7 +271,8 @@ def messy_table(n=420) -> pd.DataFrame:
     })
 
 
-def test_a_messy_table_runs_through_collect_define_task_split_and_vectorize(project, default_params, capsys):
+def test_a_messy_table_runs_through_collect_define_task_split_and_vectorize(project, default_params, capsys,
+                                                                           monkeypatch):
     from stages import define_task, split, vectorize
 
     frame = messy_table()
@@ -303,6 +304,12 @@ def test_a_messy_table_runs_through_collect_define_task_split_and_vectorize(proj
     assert stats["categories"] == {"member": ["false", "missing", "true"], "country": ["FR", "NA", "None", "n/a"]}
     features, y = read_features("test")
     assert np.isfinite(features).all() and features.shape[1] == 3 + 1 + 3 + 4 and (y == 1).sum() == 6
+    written = {path: path.read_bytes() for path in sorted((project / paths.FEATURES_DIR).rglob("*.npz"))}
+    from stages.lib.artifacts import row_blocks
+
+    monkeypatch.setattr(vectorize, "row_blocks", lambda indices: row_blocks(indices, 7))  # many small blocks
+    vectorize.main()
+    assert {path: path.read_bytes() for path in written} == written
 
 
 def test_exclude_lists_columns_or_keeps_them_all(project, default_params):

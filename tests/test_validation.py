@@ -20,6 +20,7 @@ from stages.lib.validation import (
     class_proportions,
     out_of_range,
     split_overlaps,
+    target_summary,
     time_index_columns,
 )
 from tests.conftest import digits_like, holdout_split, with_changes, write_params, write_raw
@@ -113,9 +114,17 @@ def test_derived_frames():
     proportions = class_proportions(y, split, [0, 1])
     assert proportions.query("split == 'train'")["count"].tolist() == [1, 0]
     assert proportions["gap"].max() == pytest.approx(0.5)
-    overlaps = split_overlaps(np.array(["a", "b", "a", "c"]), split)
-    assert overlaps.set_index("hash").loc["a", "splits"] == "test"
-    assert overlaps.set_index("hash").loc["a", "n_splits"] == 1
+    targets = target_summary(np.array([1, 0, 1, 2, 0]), classification=True)  # a row per value, not per example
+    assert targets.values.tolist() == [[0, 2, 1], [1, 2, 0], [2, 1, 3]]
+    finite = target_summary(np.array([1.5, np.nan, 2.0, np.inf]), classification=False)
+    assert finite.values.tolist() == [[False, 2, 1], [True, 2, 0]]
+    overlaps = split_overlaps(np.array(["a", "b", "a", "c"]), split)  # "a" twice, both in test: one content
+    assert overlaps["hash"].isna().all() and overlaps.set_index("splits")["contents"].to_dict() == {
+        "test": 1, "train": 1, "validation": 1}
+    overlaps = split_overlaps(np.array([7, 9, 9, 8], dtype=np.uint64), split)  # 9 in train and test
+    shared = overlaps.dropna(subset=["hash"])
+    assert shared[["hash", "splits", "n_splits", "contents"]].values.tolist() == [["0000000000000009", "test,train", 2, 1]]
+    assert overlaps.query("n_splits == 1").set_index("splits")["contents"].to_dict() == {"test": 1, "validation": 1}
 
 
 def test_validate_stage_exits_nonzero_with_one_line(project):

@@ -1,22 +1,33 @@
 """Writing and reading the features vectorize makes (the raw examples: stages.lib.kinds.read_raw)."""
+import itertools
 from pathlib import Path
 
 import numpy as np
-from scipy.sparse import csr_matrix, issparse
+from scipy.sparse import csr_matrix, issparse, vstack
 
 from stages.lib import paths
 from stages.lib.errors import PipelineError
-from stages.lib.io import read_json, read_npz, write_npz
+from stages.lib.io import RowBlocks, read_json, read_npz, write_npz
 
 
-def write_features(path, x, y: np.ndarray) -> None:
-    """Dense float32 features as they are; sparse ones (multi-hot, TF-IDF, many one-hot columns) as CSR arrays;
-    compressed either way (io.COMPRESS_LEVEL)."""
-    if issparse(x):
+def write_features(path, x, y: np.ndarray) -> str:
+    """Features (a matrix, or an iterator of consecutive blocks of rows, which are never joined when dense) and
+    their targets: dense float32 features as they are; sparse ones (multi-hot, TF-IDF, many one-hot columns) as
+    CSR arrays; compressed either way (io.COMPRESS_LEVEL). Returns (columns, how they are stored: storage_note)."""
+    blocks = iter([x] if hasattr(x, "shape") else x)
+    first = next(blocks)
+    if issparse(first):
+        x = vstack([first, *blocks], format="csr") if len(y) > first.shape[0] else first.tocsr()
         write_npz(path, compress=True, data=x.data.astype(np.float32), indices=x.indices, indptr=x.indptr,
                   shape=np.array(x.shape), y=y)
-    else:
-        write_npz(path, compress=True, x=x, y=y)
+        return x.shape[1], storage_note(x)
+    write_npz(path, compress=True, x=RowBlocks(itertools.chain([first], blocks), len(y)), y=y)
+    return first.shape[1], storage_note(first)
+
+
+def row_blocks(indices, rows: int = 2**18):
+    """Consecutive slices of `indices` of at most `rows` each: the blocks vectorize transforms one at a time."""
+    return [indices[start:start + rows] for start in range(0, len(indices), rows)] or [indices[:0]]
 
 
 def storage_note(x) -> str:

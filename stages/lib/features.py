@@ -12,9 +12,18 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)  # the largest magnitude a float32
 
 
 def fill_missing(values):
-    """A column of categories (a pandas Series) as strings, gaps as MISSING_CATEGORY."""
-    values = values.astype(object)
-    return values.where(values.notna(), MISSING_CATEGORY).astype(str)
+    """A column of categories (a pandas Series) as a pandas categorical of strings, gaps as MISSING_CATEGORY.
+
+    Each distinct value is one string and each row a small code: a million rows of a 4,000-value column take
+    2 MB, where a Python string per row took about 60."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)  # a string column: as it is
+    names = [str(value) for value in uniques] + [MISSING_CATEGORY]
+    categories = sorted(set(names))  # two values with one string (1 and "1") become one category
+    position = {name: k for k, name in enumerate(categories)}
+    codes = np.array([position[name] for name in names])[np.where(codes < 0, len(names) - 1, codes)]
+    return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=values.index, name=values.name)
 
 
 def make_scaler(kind: str):

@@ -6,6 +6,7 @@ killed stage never leaves a half-written file that looks complete. Temporary nam
 """
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -133,9 +134,31 @@ def read_json(path):
 COMPRESS_LEVEL = 1
 
 
+class RowBlocks:
+    """An array of `rows` rows given as consecutive blocks of rows (an iterator of arrays, at least one), for
+    write_npz to stream into its file one block at a time: the whole array is never in memory."""
+
+    def __init__(self, blocks, rows: int):
+        self.blocks, self.rows = iter(blocks), rows
+        self.first = np.asarray(next(self.blocks))
+
+    def write(self, member) -> None:
+        """The bytes np.save would write for the whole array."""
+        header = {"descr": np.lib.format.dtype_to_descr(self.first.dtype), "fortran_order": False,
+                  "shape": (self.rows, *self.first.shape[1:])}
+        np.lib.format.write_array_header_1_0(member, header)
+        written = 0
+        for block in itertools.chain([self.first], self.blocks):
+            block = np.ascontiguousarray(block, dtype=self.first.dtype)
+            member.write(block.tobytes())
+            written += len(block)
+        if written != self.rows:
+            raise ValueError(f"{written} rows written for an array of {self.rows}")
+
+
 def write_npz(path, compress: bool = False, **arrays) -> None:
     """Like np.savez (np.savez_compressed with `compress`), but byte-identical for identical arrays (fixed zip
-    timestamps). Each array is streamed into the archive, never copied whole."""
+    timestamps). Each array is streamed into the archive, never copied whole; a RowBlocks one block by block."""
     with atomic_path(path) as tmp:
         with zipfile.ZipFile(tmp, "w") as archive:
             for name, array in arrays.items():
@@ -146,7 +169,10 @@ def write_npz(path, compress: bool = False, **arrays) -> None:
                     setattr(info, "compress_level" if hasattr(info, "compress_level") else "_compresslevel",
                             COMPRESS_LEVEL)
                 with archive.open(info, "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+                    if isinstance(array, RowBlocks):
+                        array.write(member)
+                    else:
+                        np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
 def read_npz(path, names) -> dict:

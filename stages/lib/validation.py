@@ -34,8 +34,18 @@ def class_proportions(y: np.ndarray, split: dict, classes) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def target_summary(y: np.ndarray, classification: bool) -> pd.DataFrame:
+    """One row per target value (classification), or for finite and for non-finite targets (regression): how
+    many examples have it and the first of them, so that the frame stays small at any size."""
+    key = "target" if classification else "finite"
+    values = pd.Series(y if classification else np.isfinite(y), name=key)
+    examples = pd.Series(np.arange(len(y)), name="example").groupby(values, dropna=False, sort=True)
+    return pd.DataFrame({"examples": examples.size(), "first_example": examples.min()}).reset_index()
+
+
 def split_overlaps(hashes: np.ndarray, split: dict) -> pd.DataFrame:
-    """For each fold, one row per distinct example content with the splits it appears in."""
+    """For each fold: one row per example content found in more than one split (its hash and those splits), and
+    one row per split counting the contents found in it alone, so that the frame stays small at any size."""
     members = split_members(split)
     test = [m for m in members if m[0] is None]
     rows = []
@@ -43,13 +53,20 @@ def split_overlaps(hashes: np.ndarray, split: dict) -> pd.DataFrame:
         parts = test + [m for m in members if m[0] == fold]
         frame = pd.concat([pd.DataFrame({"hash": hashes[idx], "split": name}) for _, name, idx in parts])
         pairs = frame.drop_duplicates().sort_values(["hash", "split"], kind="stable")
-        n_splits = pairs.groupby("hash", sort=True)["split"].size()
-        splits = pairs.drop_duplicates("hash").set_index("hash")["split"]  # the one split of most contents
-        shared = pairs[pairs["hash"].isin(n_splits.index[n_splits > 1])]  # joined in Python only where shared
-        splits.update(shared.groupby("hash", sort=True)["split"].agg(",".join))
-        rows.append(pd.DataFrame({"fold": str(fold), "hash": n_splits.index, "splits": splits.values,
-                                  "n_splits": n_splits.values}))
+        n_splits = pairs.groupby("hash", sort=True)["split"].transform("size")
+        alone = pairs[n_splits == 1].groupby("split", sort=False).size()
+        shared = pairs[n_splits > 1].groupby("hash", sort=True)["split"].agg(",".join)
+        rows.append(pd.DataFrame({"fold": str(fold), "hash": [_shown(h) for h in shared.index],
+                                  "splits": shared.values, "n_splits": shared.str.count(",").to_numpy() + 1,
+                                  "contents": 1}))
+        rows.append(pd.DataFrame({"fold": str(fold), "hash": None, "splits": alone.index,
+                                  "n_splits": 1, "contents": alone.to_numpy()}))
     return pd.concat(rows, ignore_index=True)
+
+
+def _shown(content_hash) -> str:
+    """A hash as the reports show it: hexadecimal (a table row's is a 64-bit number)."""
+    return content_hash if isinstance(content_hash, str) else f"{int(content_hash):016x}"
 
 
 def arrow_of_time(time: np.ndarray, split: dict) -> pd.DataFrame:
@@ -145,9 +162,10 @@ def build_checks(raw: dict, x, y, split, settings, value_range: tuple, classes: 
     import great_expectations.expectations as gxe
 
     kind = kind_of(raw)
-    targets = pd.DataFrame({"example": np.arange(len(y)), "target": y})
+    classification = raw["problem"] == "classification"
+    targets = target_summary(y, classification)
     checks = [kind.schema_check(raw, x, value_range)]
-    if raw["problem"] == "classification":
+    if classification:
         labels = HINTS["labels"]
         when = "_time" if is_time_ordered(raw, split) else ""  # a time-ordered split is not stratified
         checks += [
@@ -155,7 +173,7 @@ def build_checks(raw: dict, x, y, split, settings, value_range: tuple, classes: 
                 gxe.ExpectColumnValuesToNotBeNull(column="target", notes=labels),
                 gxe.ExpectColumnValuesToBeInSet(column="target", value_set=classes, notes=labels),
                 gxe.ExpectColumnDistinctValuesToEqualSet(column="target", value_set=classes, notes=labels),
-            ], ["example"]),
+            ], ["first_example"]),
             Check("representativeness", class_proportions(y, split, classes), [
                 gxe.ExpectColumnValuesToBeBetween(column="count", min_value=1, notes=HINTS["class_count" + when]),
                 gxe.ExpectColumnValuesToBeBetween(column="gap", max_value=settings.max_class_proportion_gap,
@@ -163,9 +181,9 @@ def build_checks(raw: dict, x, y, split, settings, value_range: tuple, classes: 
             ], ["fold", "split", "class"]),
         ]
     else:
-        checks.append(Check("targets", targets.assign(finite=np.isfinite(y)), [
+        checks.append(Check("targets", targets, [
             gxe.ExpectColumnValuesToBeInSet(column="finite", value_set=[True], notes=HINTS["finite_target"]),
-        ], ["example"]))
+        ], ["first_example"]))
     checks.append(Check("leakage", split_overlaps(kind.row_hashes(x), split), [
         gxe.ExpectColumnValuesToBeBetween(column="n_splits", max_value=1, notes=HINTS["leakage"]),
     ], ["fold", "hash", "splits"]))
@@ -314,7 +332,7 @@ def summary_metrics(outcomes: list, checks: list, settings) -> dict:
         "failed_expectations": len(blocking(outcomes)),
         "reported_expectations": len(reported(outcomes)),
         "missing_values": int(summary["missing"].sum()) if "missing" in summary else 0,
-        "cross_split_duplicates": int((by_name["leakage"]["n_splits"] > 1).sum()),
+        "cross_split_duplicates": int(by_name["leakage"].query("n_splits > 1")["contents"].sum()),
     }
     for name, column, key in (("representativeness", "gap", "max_class_proportion_gap"),
                               ("target_leakage", "single_feature_score", "max_single_feature_score"),

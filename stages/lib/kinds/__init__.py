@@ -30,6 +30,11 @@ def read_raw(directory=paths.RAW_DIR):
     return kind_of(read_json(Path(directory) / Path(paths.RAW_MANIFEST).name)).read_raw(directory)
 
 
+def read_targets(directory=paths.RAW_DIR):
+    """y as collect wrote it, without reading the examples where the kind keeps them apart (tables, texts)."""
+    return kind_of(read_json(Path(directory) / Path(paths.RAW_MANIFEST).name)).read_targets(directory)
+
+
 def example_times(directory=paths.RAW_DIR):
     """The time of every raw example when the data has a time column (a table's collect.table.time_column), else
     None."""

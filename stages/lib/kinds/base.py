@@ -33,6 +33,10 @@ class Kind:
         arrays = read_raw_arrays(raw_file(directory, paths.RAW_DATA), ["x", "y"])
         return arrays["x"], arrays["y"]
 
+    def read_targets(self, directory) -> np.ndarray:
+        """y as write_raw wrote it, without the examples where they are kept apart (tables, texts)."""
+        return self.read_raw(directory)[1]
+
     def take(self, x, indices):
         """The examples at `indices`, in the same form as x."""
         return x[indices]

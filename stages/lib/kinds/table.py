@@ -238,6 +238,9 @@ class Table(Kind):
     def read_raw(self, directory):
         return read_raw_parquet(raw_file(directory, paths.RAW_TABLE)), read_labels(directory)
 
+    def read_targets(self, directory):
+        return read_labels(directory)
+
     def read_column(self, directory, name: str):
         """One raw column (the time column), without reading the others."""
         return read_raw_parquet(raw_file(directory, paths.RAW_TABLE), columns=[name])[name].to_numpy()
@@ -246,7 +249,7 @@ class Table(Kind):
         return x.iloc[indices].reset_index(drop=True)
 
     def row_hashes(self, x):
-        return np.array([f"{h:016x}" for h in _hashes(x)])
+        return _hashes(x)  # uint64: 8 bytes a row, where a hexadecimal string would take over 100
 
     def content_hash(self, x, y):
         return sha256_of_arrays(_hashes(x), y)

@@ -71,6 +71,9 @@ class Texts(Kind):
         texts = read_raw_parquet(raw_file(directory, paths.RAW_TEXTS))["text"].to_numpy(dtype=object)
         return texts, read_labels(directory)
 
+    def read_targets(self, directory):
+        return read_labels(directory)
+
     def row_hashes(self, x):
         """Texts are hashed after folding case and whitespace, so near-duplicates hash alike."""
         return np.array([hashlib.sha256(text.encode()).hexdigest() for text in normalize_text(x)])
