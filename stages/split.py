@@ -13,10 +13,13 @@ from stages.lib.splitting import make_split, repeat_groups, too_few_to_judge
 def main() -> None:
     params = load_params()
     raw = read_json(paths.RAW_MANIFEST)
-    y, time = read_targets(), example_times()  # a time-ordered split reads no other column
     time_column = raw.get("time_column")
+    if time_column:  # ordered by time: only the targets and the time column are read
+        y, time, groups = read_targets(), example_times(), None
+    else:  # repeated examples are kept together
+        x, y = read_raw()
+        time, groups = None, repeat_groups(kind_of(raw).row_hashes(x))
     classification = raw["problem"] == "classification"
-    groups = None if time_column else repeat_groups(kind_of(raw).row_hashes(read_raw()[0]))
     split = make_split(y, params.split, params.seed, time, stratify=classification, groups=groups)
     problem = too_few_to_judge(y, split, classification, params.split.min_class_examples, raw.get("class_names"))
     if problem:

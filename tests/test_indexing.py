@@ -145,6 +145,9 @@ def test_index_above_auto_indexes_the_many_valued_columns_only_where_one_hot_fea
     assert index_threshold(None, [4000], 1) is None and index_threshold(7, [3], 1) == 7  # as set
     assert index_threshold("auto", [40, 3], 2) == AUTO_INDEX_ABOVE  # 4 non-zeros of 45 columns: sparse
     assert index_threshold("auto", [20], 10) is None  # 11 of 30: one-hot stays dense
+    # Forty 10-value columns beside a 100-value one: indexing the latter alone leaves 43 of 403 non-zero, so the
+    # 10-value ones are indexed too (a dense 43-wide rest, not a 403-wide one).
+    assert index_threshold("auto", [10] * 40 + [100], 2) == 9
     train = frame(2000, 0)  # code: 40 values, city: 3
     train["size"] = np.random.default_rng(4).normal(size=len(train))
     auto = TableFeatures(["size"], ["code", "city"], "standard", "median", 5, None, "auto").fit(train)

@@ -10,7 +10,7 @@ from stages.lib.errors import PipelineError
 from stages.lib.io import RowBlocks, read_json, read_npz, write_npz
 
 
-def write_features(path, x, y: np.ndarray) -> str:
+def write_features(path, x, y: np.ndarray) -> tuple:
     """Features (a matrix, or an iterator of consecutive blocks of rows, which are never joined when dense) and
     their targets: dense float32 features as they are; sparse ones (multi-hot, TF-IDF, many one-hot columns) as
     CSR arrays; compressed either way (io.COMPRESS_LEVEL). Returns (columns, how they are stored: storage_note)."""

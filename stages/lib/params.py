@@ -143,7 +143,7 @@ class VectorizeParams(Section):
     max_categories: int = Field(ge=2)  # per categorical column: one-hot columns, the last for all rarer values
     # A categorical column of more values than this (after max_categories) is one column of indices, which the
     # model turns into a learned embedding (stages/lib/indexing.py); None: every column one-hot; auto: the
-    # columns of more than 16 values where one-hot features would be sparse (kinds/table.py, index_threshold).
+    # columns of more than 16 (or fewer) values where one-hot features would be sparse (kinds/table.py).
     index_above: Union[Literal["auto"], Annotated[int, Field(ge=1)], None]
     text: TextVectorizeParams
 

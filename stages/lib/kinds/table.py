@@ -27,12 +27,19 @@ KNN_NOT_SERVABLE = ("export of vectorize.imputation: knn is not supported: KNN i
 def index_threshold(index_above, widths: list, other_columns: int):
     """The number of values above which a categorical column is indexed (None: none is), for
     vectorize.index_above; `widths`: each categorical column's one-hot columns, `other_columns`: the numeric and
-    missing-indicator ones. auto: AUTO_INDEX_ABOVE where one-hot features would be sparse (a row's non-zeros,
-    one per column, under SPARSE_BELOW of its width), else None."""
+    missing-indicator ones. auto: none where one-hot features would be dense; else AUTO_INDEX_ABOVE, or lower
+    (down to the narrowest column's width) until what stays one-hot is dense too, since indexed features are."""
     if index_above != "auto":
         return index_above
-    per_row = other_columns + len(widths)
-    return AUTO_INDEX_ABOVE if per_row < SPARSE_BELOW * (other_columns + sum(widths)) else None
+
+    def dense(threshold) -> bool:  # a row's non-zeros (one per column) against its width
+        width = other_columns + sum(w if threshold is None or w <= threshold else 1 for w in widths)
+        return other_columns + len(widths) >= SPARSE_BELOW * width
+
+    if dense(None):
+        return None
+    candidates = [AUTO_INDEX_ABOVE, *sorted({w - 1 for w in widths if w - 1 < AUTO_INDEX_ABOVE}, reverse=True)]
+    return next((t for t in candidates if dense(t)), min(widths) - 1)  # the last candidate indexes every column
 
 
 def table_summary(x: pd.DataFrame, columns: dict) -> pd.DataFrame:
