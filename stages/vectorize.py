@@ -27,8 +27,8 @@ def main() -> None:
         for folder, fit_on, parts in jobs:
             preprocessor = kind.preprocessor(raw, params.vectorize, params.collect.imdb).fit(kind.take(x, fit_on))
             for name, indices in parts.items():
-                # Transformed and written a block of rows at a time: the raw rows and their float64
-                # intermediates are never all in memory at once, nor (dense) the features themselves.
+                # Transformed and written a block of rows at a time: the rows' copies and float64 intermediates
+                # are never all in memory at once, nor (dense) the features themselves. The raw table still is.
                 blocks = (preprocessor.transform(kind.take(x, block)) for block in row_blocks(indices))
                 columns, storage = write_features(tmp / folder / f"{name}.npz", blocks, y[indices])
             statistics = preprocessor.statistics()

@@ -439,3 +439,17 @@ def test_classes_shifting_over_a_time_ordered_split_name_the_time_fix_not_strati
                                             r"split.folds or a larger split.test_fraction"):
         validate_table(project, x, y_absent, split, numeric=["signal", "noise"], categorical=["colour"],
                        time_column="day")
+
+
+def test_a_non_finite_regression_target_is_named_by_its_first_example_and_count(project):
+    x, labels = digits_like()
+    y = labels.astype(np.float64)
+    y[[7, 12]] = np.inf  # one row of the target summary stands for both
+    with pytest.raises(PipelineError) as error:
+        write_raw(project, x, y, details={"problem": "regression"})
+        write_json(project / paths.SPLIT, holdout_split(y))
+        validate.main()
+    message = str(error.value)
+    assert "[targets] expect_column_values_to_be_in_set(column=finite" in message
+    assert "first_example=7, examples=2, finite=False" in message and "\n" not in message
+    assert_no_outputs(project)

@@ -173,7 +173,7 @@ def build_checks(raw: dict, x, y, split, settings, value_range: tuple, classes: 
                 gxe.ExpectColumnValuesToNotBeNull(column="target", notes=labels),
                 gxe.ExpectColumnValuesToBeInSet(column="target", value_set=classes, notes=labels),
                 gxe.ExpectColumnDistinctValuesToEqualSet(column="target", value_set=classes, notes=labels),
-            ], ["first_example"]),
+            ], ["first_example", "examples"]),
             Check("representativeness", class_proportions(y, split, classes), [
                 gxe.ExpectColumnValuesToBeBetween(column="count", min_value=1, notes=HINTS["class_count" + when]),
                 gxe.ExpectColumnValuesToBeBetween(column="gap", max_value=settings.max_class_proportion_gap,
@@ -183,7 +183,7 @@ def build_checks(raw: dict, x, y, split, settings, value_range: tuple, classes: 
     else:
         checks.append(Check("targets", targets, [
             gxe.ExpectColumnValuesToBeInSet(column="finite", value_set=[True], notes=HINTS["finite_target"]),
-        ], ["first_example"]))
+        ], ["first_example", "examples"]))
     checks.append(Check("leakage", split_overlaps(kind.row_hashes(x), split), [
         gxe.ExpectColumnValuesToBeBetween(column="n_splits", max_value=1, notes=HINTS["leakage"]),
     ], ["fold", "hash", "splits"]))

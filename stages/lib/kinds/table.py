@@ -39,7 +39,7 @@ def index_threshold(index_above, widths: list, other_columns: int):
     if dense(None):
         return None
     candidates = [AUTO_INDEX_ABOVE, *sorted({w - 1 for w in widths if w - 1 < AUTO_INDEX_ABOVE}, reverse=True)]
-    return next((t for t in candidates if dense(t)), min(widths) - 1)  # the last candidate indexes every column
+    return next(t for t in candidates if dense(t))  # the last candidate indexes every column: dense
 
 
 def table_summary(x: pd.DataFrame, columns: dict) -> pd.DataFrame:
