@@ -2,10 +2,10 @@
 from pathlib import Path
 
 from stages.lib import paths
-from stages.lib.artifacts import row_blocks, write_features
+from stages.lib.artifacts import write_features
 from stages.lib.errors import run_stage
 from stages.lib.export import preprocessing_model
-from stages.lib.io import atomic_dir, read_json, save_keras_model, write_json
+from stages.lib.io import atomic_dir, read_json, row_blocks, save_keras_model, write_json
 from stages.lib.kinds import kind_of, read_raw
 from stages.lib.params import load_params
 from stages.lib.splitting import check_split_file
@@ -25,10 +25,10 @@ def main() -> None:
     kind = kind_of(raw)
     with atomic_dir(paths.FEATURES_DIR) as tmp:
         for folder, fit_on, parts in jobs:
-            preprocessor = kind.preprocessor(raw, params.vectorize, params.collect.imdb).fit(kind.take(x, fit_on))
+            preprocessor = kind.fit_preprocessor(kind.preprocessor(raw, params.vectorize, params.collect.imdb), x, fit_on)
             for name, indices in parts.items():
                 # Transformed and written a block of rows at a time: the rows' copies and float64 intermediates
-                # are never all in memory at once, nor (dense) the features themselves. The raw table still is.
+                # are never all in memory at once, nor (dense) the features themselves. The raw examples are.
                 blocks = (preprocessor.transform(kind.take(x, block)) for block in row_blocks(indices))
                 columns, storage = write_features(tmp / folder / f"{name}.npz", blocks, y[indices])
             statistics = preprocessor.statistics()

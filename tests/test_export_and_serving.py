@@ -65,7 +65,7 @@ def table(n, seed):
     return frame
 
 
-@pytest.mark.parametrize("normalization", ["standard", "minmax"])
+@pytest.mark.parametrize("normalization", ["standard", "minmax", "none"])
 def test_a_table_is_exported_with_imputation_indicators_scaling_and_one_hot(tmp_path, normalization):
     x, y = table(60, 4), np.random.default_rng(4).integers(0, 3, 60)
     preprocessor = TableFeatures(["mean radius", "age"], ["city"], normalization, "median", 5)

@@ -1,10 +1,11 @@
-"""Indexed categories: CategoryIndexer's indices and IndexedDense's output are one-hot encoding and Dense."""
+"""Indexed categories: Vocabulary's positions and indices, and IndexedDense's output, are one-hot encoding and Dense."""
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.preprocessing import OneHotEncoder
 
-from stages.lib.indexing import CategoryIndexer
+from stages.lib.features import fill_missing
+from stages.lib.indexing import Vocabulary
 
 
 def frame(rows: int, seed: int) -> pd.DataFrame:
@@ -13,32 +14,54 @@ def frame(rows: int, seed: int) -> pd.DataFrame:
                          "city": rng.choice(["a", "b", "c"], rows)})
 
 
-def one_hot_from(indices: np.ndarray, indexer: CategoryIndexer) -> np.ndarray:
+def fit(train: pd.DataFrame, max_categories=None) -> list:
+    return [Vocabulary(max_categories).fit(fill_missing(train[name])) for name in train.columns]
+
+
+def indices_of(x: pd.DataFrame, vocabularies: list) -> np.ndarray:
+    return np.column_stack([v.indices(fill_missing(x[name])) for name, v in zip(x.columns, vocabularies)])
+
+
+def one_hot_from(indices: np.ndarray, vocabularies: list) -> np.ndarray:
     """The one-hot matrix the indices stand for (an uncapped column's unseen index: all zeros)."""
     blocks = []
-    for column, (width, capped) in enumerate(zip(indexer.widths_, indexer.capped_)):
-        block = np.zeros((len(indices), width), dtype=np.float32)
-        seen = indices[:, column] < width
+    for column, vocabulary in enumerate(vocabularies):
+        block = np.zeros((len(indices), vocabulary.width), dtype=np.float32)
+        seen = indices[:, column] < vocabulary.width
         block[np.flatnonzero(seen), indices[seen, column].astype(int)] = 1
         blocks.append(block)
     return np.hstack(blocks)
 
 
-@pytest.mark.parametrize("max_categories", [None, 10])
-def test_indices_encode_what_one_hot_encodes_unseen_and_rare_values_included(max_categories):
+@pytest.mark.parametrize("max_categories", [None, 10, 1])
+def test_vocabulary_keeps_what_one_hot_encoding_keeps_unseen_and_rare_values_included(max_categories):
     train, later = frame(2000, 0), frame(500, 1)
     later.loc[:9, "code"] = "never seen"
     later.loc[10:19, "city"] = "z"
-    indexer = CategoryIndexer(max_categories).fit(train)
-    encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=max_categories).fit(train)
-    indices = indexer.transform(later)
+    train.loc[::50, "city"] = None  # a gap: the category "missing"
+    vocabularies = fit(train, max_categories)
+    encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=max_categories).fit(
+        train.apply(fill_missing).astype(object))
+    indices = indices_of(later, vocabularies)
     assert indices.dtype == np.float32 and indices.shape == (500, 2)
-    np.testing.assert_array_equal(one_hot_from(indices, indexer), encoder.transform(later).toarray())
-    capped = max_categories is not None
-    assert indexer.widths_ == [10 if capped else 40, 3] and indexer.capped_ == [capped, False]
-    assert indexer.sizes() == [10 if capped else 41, 4]
-    assert list(indexer.get_feature_names_out()) == ["code_index", "city_index"]
-    assert (indices[:10, 0] == (9 if capped else 40)).all() and (indices[10:20, 1] == 3).all()
+    np.testing.assert_array_equal(one_hot_from(indices, vocabularies),
+                                  encoder.transform(later.apply(fill_missing).astype(object)).toarray())
+    assert [n for name, v in zip(train.columns, vocabularies) for n in v.one_hot_names(name)] == \
+        list(encoder.get_feature_names_out())
+    widths = {None: [40, 4], 10: [10, 4], 1: [1, 1]}[max_categories]
+    assert [v.width for v in vocabularies] == widths
+    assert [v.capped for v in vocabularies] == [max_categories is not None, max_categories == 1]
+    assert [v.size for v in vocabularies] == [w + (not v.capped) for w, v in zip(widths, vocabularies)]
+    assert (indices[:10, 0] == widths[0] - (max_categories is not None)).all()  # unseen: past the values, or "other"
+
+
+def test_a_vocabulary_reads_a_column_read_as_categories_as_one_of_strings():
+    train, later = frame(500, 2), frame(200, 3)
+    vocabulary = Vocabulary(8).fit(fill_missing(train["code"]))
+    as_categories = Vocabulary(8).fit(fill_missing(train["code"].astype("category")))
+    assert as_categories.values == vocabulary.values
+    np.testing.assert_array_equal(as_categories.positions(fill_missing(later["code"].astype("category"))),
+                                  vocabulary.positions(fill_missing(later["code"])))
 
 
 @pytest.mark.parametrize("regularizer", [None, "l2"])
@@ -49,11 +72,12 @@ def test_indexed_dense_is_dense_over_the_one_hot_columns(regularizer, tmp_path):
 
     train, later = frame(2000, 0), frame(300, 1)
     later.loc[:9, "code"] = "never seen"
-    indexer = CategoryIndexer().fit(train)
+    vocabularies = fit(train)
     numbers = np.random.default_rng(2).normal(size=(300, 3)).astype(np.float32)
-    indices = indexer.transform(later)
+    indices = indices_of(later, vocabularies)
     x = np.hstack([numbers[:, :1], indices[:, :1], numbers[:, 1:], indices[:, 1:]])  # indices between numbers
-    layer = IndexedDense(8, positions=[1, 4], sizes=indexer.sizes(), masked=[not c for c in indexer.capped_],
+    layer = IndexedDense(8, positions=[1, 4], sizes=[v.size for v in vocabularies],
+                         masked=[not v.capped for v in vocabularies],
                          activation="relu", kernel_regularizer=regularizer)
     model = keras.Sequential([keras.Input(shape=(5,)), layer])
     rng = np.random.default_rng(3)
@@ -62,7 +86,7 @@ def test_indexed_dense_is_dense_over_the_one_hot_columns(regularizer, tmp_path):
     dense_kernel = np.vstack([kernel, code[:-1], city[:-1]])  # the unseen rows have no one-hot column
     dense = keras.Sequential([keras.Input(shape=(3 + 43,)), keras.layers.Dense(8, activation="relu")])
     dense.set_weights([dense_kernel, bias])
-    expected = dense.predict(np.hstack([numbers, one_hot_from(indices, indexer)]), verbose=0)
+    expected = dense.predict(np.hstack([numbers, one_hot_from(indices, vocabularies)]), verbose=0)
     np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-5)
     model.save(tmp_path / "model.keras")
     np.testing.assert_array_equal(keras.saving.load_model(tmp_path / "model.keras").predict(x, verbose=0),
@@ -90,8 +114,7 @@ def test_a_table_s_many_valued_column_becomes_its_indices_last_and_the_rest_is_u
     code = slice(2, 2 + (10 if max_categories else 40))
     np.testing.assert_array_equal(features[:, :2], expected[:, :2])  # the number and its gaps
     np.testing.assert_array_equal(features[:, 2:5], expected[:, code.stop:])  # city, one-hot
-    indexer = indexed.transformer.named_transformers_["indexed"]
-    np.testing.assert_array_equal(one_hot_from(features[:, 5:], indexer), expected[:, code])
+    np.testing.assert_array_equal(one_hot_from(features[:, 5:], [indexed.vocabularies["code"]]), expected[:, code])
     statistics, before = indexed.statistics(), one_hot.statistics()
     assert statistics["categories"] == before["categories"] and statistics["other_values"] == before["other_values"]
     assert statistics["indexed"] == {"columns": ["code"], "above": 5, "positions": [5],

@@ -9,7 +9,7 @@ import pytest
 from stages import collect
 from stages.lib import paths
 from stages.lib.errors import PipelineError
-from stages.lib.kinds import read_raw
+from stages.lib.kinds import kind_named, read_raw
 from stages.lib.params import load_params
 from stages.lib.tables import column_roles, infer_problem
 from tests.conftest import with_changes, write_params
@@ -305,7 +305,7 @@ def test_a_messy_table_runs_through_collect_define_task_split_and_vectorize(proj
     features, y = read_features("test")
     assert np.isfinite(features).all() and features.shape[1] == 3 + 1 + 3 + 4 and (y == 1).sum() == 6
     written = {path: path.read_bytes() for path in sorted((project / paths.FEATURES_DIR).rglob("*.npz"))}
-    from stages.lib.artifacts import row_blocks
+    from stages.lib.io import row_blocks
 
     monkeypatch.setattr(vectorize, "row_blocks", lambda indices: row_blocks(indices, 7))  # many small blocks
     vectorize.main()
@@ -352,10 +352,13 @@ def test_a_constant_column_kept_with_exclude_none_vectorizes_harmlessly():
     ([f"{i % 28 + 1:02d}/03/2024" for i in range(30)], False, "dates"),
     ([True, False] * 15, False, None),
 ])
-def test_auto_exclusion_rules(values, numeric, reason):
+@pytest.mark.parametrize("as_categories", [False, True])
+def test_auto_exclusion_rules(values, numeric, reason, as_categories):
     from stages.lib.tables import columns_to_exclude
 
     features = pd.DataFrame({"c": values})
+    if as_categories and not numeric:  # as a parquet string column is read, with a category no row has
+        features["c"] = features["c"].astype("category").cat.add_categories(["never used"])
     roles = {"numeric": ["c"], "categorical": []} if numeric else {"numeric": [], "categorical": ["c"]}
     found = columns_to_exclude(features, roles, named=[]).get("c")
     assert (found or "").startswith(reason or "") and (found is None) == (reason is None)
@@ -380,18 +383,21 @@ def coded_table(n=3000) -> pd.DataFrame:
                          "churned": np.where(rng.random(n) < 0.3, "yes", "no")})
 
 
-def test_a_code_whose_values_repeat_is_a_category_however_many_values(project, default_params):
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_code_whose_values_repeat_is_a_category_however_many_values(project, default_params, suffix):
     frame = coded_table()
     counts = frame["tail_number"].value_counts()
     assert len(counts) == 1718 and (counts == 1).sum() < 0.3 * len(frame)  # 1,718 codes, most rows repeat one
     assert frame["name"].is_unique and 0.9 < (frame["comment"].value_counts() == 1).sum() / len(frame) < 1
-    record = run_collect(project, default_params, frame)
+    record = run_collect(project, default_params, frame, suffix=suffix)
     assert record["excluded"] == {"name": "free text or an identifier: 3000 distinct values in 3000 rows",
                                   "comment": f"free text or an identifier: {frame['comment'].nunique()} distinct "
                                              "values in 3000 rows"}
     assert record["columns"] == {"numeric": [], "categorical": ["tail_number", "plan"]}
     x, _ = read_raw()
-    assert x["tail_number"].nunique() == 1718
+    assert x["tail_number"].nunique() == 1718 and x["tail_number"].dtype == "category"
+    as_strings = frame[["tail_number", "plan"]].astype(object)  # the content hash does not depend on the encoding
+    assert record["sha256"] == kind_named("table").content_hash(as_strings, read_raw()[1])
 
 
 def test_a_zip_code_column_is_a_category_and_digits_stored_as_text_stop_collect(project, default_params):
@@ -441,7 +447,8 @@ def test_parquet_booleans_and_missing_markers(project, default_params):
     record = run_collect(project, default_params, frame, suffix=".parquet", missing_values=["?", -999])
     x, _ = read_raw()
     assert record["columns"]["categorical"] == ["city", "member", "code"]
-    assert x["member"].tolist()[:3] == ["true", pd.NA, "false"] and x["code"].tolist()[:3] == [pd.NA, "NA", "FR"]
+    member, code = (x[name].astype("string").tolist()[:3] for name in ("member", "code"))  # categoricals of strings
+    assert member == ["true", pd.NA, "false"] and code == [pd.NA, "NA", "FR"]
     assert np.isnan(x["income"][0]) and x["income"][1] == 1.5
 
 

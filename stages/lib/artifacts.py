@@ -25,11 +25,6 @@ def write_features(path, x, y: np.ndarray) -> tuple:
     return first.shape[1], storage_note(first)
 
 
-def row_blocks(indices, rows: int = 2**18):
-    """Consecutive slices of `indices` of at most `rows` each: the blocks vectorize transforms one at a time."""
-    return [indices[start:start + rows] for start in range(0, len(indices), rows)] or [indices[:0]]
-
-
 def storage_note(x) -> str:
     """How features are stored, for the stage's output: dense, or sparse with their share of non-zeros."""
     if not issparse(x):

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
+import pandas as pd
 
 from stages.lib import idx
 from stages.lib.errors import PipelineError
@@ -191,7 +192,7 @@ def deduplicate(kind, x, y):
 
 def count_repeats(kind, x) -> int:
     """How many examples repeat the content of an earlier one."""
-    return len(x) - len(np.unique(kind.row_hashes(x)))
+    return len(x) - len(pd.unique(kind.row_hashes(x)))  # np.unique of 10M uint64 hashes: 14 s; pd.unique: 2.6 s
 
 
 def collect_summary(name: str, examples: int, dropped: dict, repeats_kept: int, sampled_from: int) -> str:

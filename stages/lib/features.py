@@ -15,15 +15,18 @@ def fill_missing(values):
     """A column of categories (a pandas Series) as a pandas categorical of strings, gaps as MISSING_CATEGORY.
 
     Each distinct value is one string and each row a small code (a million rows of a 4,000-value column: 2 MB),
-    and scikit-learn's encoders, which read a column as an array of Python objects, then share those strings
-    instead of making one per row."""
+    worked on through its codes: a column read as a categorical (tables.read_raw) is never expanded to a
+    Python object per row."""
     import pandas as pd
 
-    codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)  # a string column: as it is
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
+    else:  # as strings first: True and 1, equal as Python values, are two categories
+        codes, uniques = pd.factorize(values.astype("string"), use_na_sentinel=True)
     names = [str(value) for value in uniques] + [MISSING_CATEGORY]
     categories = sorted(set(names))  # two values with one string (1 and "1") become one category
     position = {name: k for k, name in enumerate(categories)}
-    codes = np.array([position[name] for name in names])[np.where(codes < 0, len(names) - 1, codes)]
+    codes = np.array([position[name] for name in names])[codes]  # a gap's code, -1, is the last name's
     return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=values.index, name=values.name)
 
 

@@ -207,6 +207,27 @@ def write_csv(path, frame, float_format: str = "%.6f") -> None:
         frame.to_csv(tmp, index=False, float_format=float_format)
 
 
+def row_blocks(indices, rows: int = 2**18):
+    """Consecutive slices of `indices` of at most `rows` each: the blocks of rows worked on one at a time."""
+    return [indices[start:start + rows] for start in range(0, len(indices), rows)] or [indices[:0]]
+
+
+def read_parquet(path, columns=None, strings_as_categories: bool = False):
+    """A parquet file as a pandas frame (only `columns`, when named), each column its own block and Arrow's
+    copy freed as it converts; with strings_as_categories, its string columns as pandas categoricals (a small
+    code per row, each value once) rather than a Python string per row."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    strings = [field.name for field in pq.read_schema(path) if strings_as_categories
+               and (pa.types.is_string(field.type) or pa.types.is_large_string(field.type))]
+    table = pq.read_table(path, columns=columns, read_dictionary=strings or None)
+    frame = table.to_pandas(self_destruct=True, split_blocks=True)
+    del table
+    pa.default_memory_pool().release_unused()  # Arrow's pool keeps what it freed unless told
+    return frame
+
+
 def write_parquet(path, frame) -> None:
     """A pandas frame as parquet, without its index."""
     with atomic_path(path) as tmp:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from stages.lib.errors import PipelineError, as_written
 from stages.lib.features import FLOAT32_MAX
+from stages.lib.io import read_parquet
 from stages.lib.sources import sha256_of_file
 
 # A numeric target with more distinct values than this (or any non-integer value) is a regression target.
@@ -47,7 +48,7 @@ def read_table_file(path, missing_values=()) -> pd.DataFrame:
     markers = [""] + [str(m) for m in missing_values]
     try:
         if parquet:
-            frame = pd.read_parquet(path).reset_index(drop=True)
+            frame = read_parquet(path, strings_as_categories=True).reset_index(drop=True)
         else:
             frame = pd.read_csv(path, keep_default_na=False, na_values=markers)
             header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0]
@@ -78,6 +79,10 @@ def _require_columns(frame: pd.DataFrame, names: list, path, key: str) -> None:
 
 
 def _as_numbers(column: pd.Series) -> pd.Series:
+    if isinstance(column.dtype, pd.CategoricalDtype):  # each value parsed once
+        numbers = pd.to_numeric(pd.Series(column.cat.categories, dtype=object), errors="coerce").to_numpy(np.float64)
+        codes = column.cat.codes.to_numpy()
+        return pd.Series(np.where(codes < 0, np.nan, numbers[codes]), index=column.index, name=column.name)
     return pd.to_numeric(column, errors="coerce")
 
 
@@ -192,24 +197,31 @@ def _require_float32_range(numbers: pd.Series, path, name: str) -> None:
 
 
 def categories(column: pd.Series) -> pd.Series:
-    """A categorical column as strings (gaps stay missing); True/False become "true"/"false"."""
+    """A categorical column as a pandas categorical of strings (gaps stay missing): a small code per row and
+    each value once; True/False become "true"/"false"."""
     if _is_boolean(column):
-        return column.map({True: "true", False: "false"}).astype("string")
-    return column.astype("string")
+        column = column.map({True: "true", False: "false"})
+    codes, uniques = pd.factorize(column)
+    names, position = np.unique(np.array([str(value) for value in uniques], dtype=object), return_inverse=True)
+    codes = np.where(codes < 0, -1, position.reshape(-1)[codes] if len(names) else codes)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=names), index=column.index, name=column.name)
 
 
-def _looks_like_dates(present: pd.Series) -> bool:
-    text = present.astype(str)
-    matches = text[text.str.contains(DATE)]
-    if len(matches) < MOSTLY_DATES * len(text):
+def _looks_like_dates(counts: pd.Series) -> bool:
+    """Whether most rows hold dates; `counts`: each present value and its number of rows."""
+    text, rows = pd.Series(counts.index.astype(str)), counts.to_numpy()
+    matching = text.str.contains(DATE).to_numpy()
+    if rows[matching].sum() < MOSTLY_DATES * rows.sum():
         return False
-    return pd.to_datetime(matches, errors="coerce", format="mixed").notna().sum() >= MOSTLY_DATES * len(text)
+    parsed = pd.to_datetime(text[matching], errors="coerce", format="mixed").notna().to_numpy()
+    return rows[matching][parsed].sum() >= MOSTLY_DATES * rows.sum()
 
 
 def _exclusion_reason(column: pd.Series, numeric: bool):
     """Why a column cannot be a feature (None: it can): a constant, dates, an id or free text."""
     present = column.dropna()
     counts = present.value_counts(sort=False)  # one pass over the rows, shared by every rule below
+    counts = counts[counts > 0]  # a categorical's unused categories
     distinct = len(counts)
     if distinct + (len(present) < len(column)) == 1:  # one value and no gaps (or only gaps)
         return "constant: the same value in every row"
@@ -226,7 +238,7 @@ def _exclusion_reason(column: pd.Series, numeric: bool):
         return None
     if _is_boolean(column):
         return None
-    if _looks_like_dates(present):
+    if _looks_like_dates(counts):
         return ("dates: name it in collect.table.time_column for a time-ordered split, or derive numeric "
                 "features (year, month, weekday) from it")
     seen_once = int((counts == 1).sum())  # rows whose value no other row has
@@ -295,9 +307,10 @@ def load_table(source, problem: str) -> tuple:
         if not roles["numeric"] + roles["categorical"]:
             raise PipelineError(f"{path}: every feature column was excluded ({', '.join(excluded)}): name the "
                                 "columns to use in collect.table.numeric or categorical, or set collect.table.exclude")
-    x = features[roles["numeric"] + roles["categorical"]].copy()
+    x = features[roles["numeric"] + roles["categorical"]]  # copy-on-write: no copy of the table
     for name in roles["numeric"]:
-        x[name] = _as_numbers(x[name]).astype(np.float64)
+        if x[name].dtype != np.float64:  # a float64 column is kept as it is, not copied
+            x[name] = _as_numbers(x[name]).astype(np.float64)
         _require_float32_range(x[name], path, name)
     for name in roles["categorical"]:
         x[name] = categories(x[name])

@@ -7,7 +7,7 @@ import numpy as np
 
 from stages.lib import paths
 from stages.lib.errors import PipelineError
-from stages.lib.io import read_npz, sha256_of_arrays, write_npz
+from stages.lib.io import read_npz, read_parquet, sha256_of_arrays, write_npz
 
 
 class Kind:
@@ -77,6 +77,10 @@ class Kind:
         """The unfitted preprocessing: fit(x) -> self, transform(x) -> float32 features, statistics() -> JSON."""
         raise NotImplementedError
 
+    def fit_preprocessor(self, preprocessor, x, rows):
+        """The preprocessor fitted on the examples at `rows` (a table's, without copying them)."""
+        return preprocessor.fit(self.take(x, rows))
+
     def unservable(self, statistics: dict) -> Optional[str]:
         """Why a model on this preprocessing cannot be exported (a one-line error), or None."""
         return None
@@ -142,10 +146,8 @@ def read_labels(directory) -> np.ndarray:
     return read_raw_arrays(raw_file(directory, paths.RAW_LABELS), ["y"])["y"]
 
 
-def read_raw_parquet(path, columns=None):
-    """A raw parquet file as a pandas frame (only `columns`, when named)."""
-    import pandas as pd
-
+def read_raw_parquet(path, columns=None, strings_as_categories: bool = False):
+    """A raw parquet file as a pandas frame (io.read_parquet)."""
     if not Path(path).exists():
         raise PipelineError(f"{path} is missing: rebuild it with `dvc repro collect`")
-    return pd.read_parquet(path, columns=columns)
+    return read_parquet(path, columns, strings_as_categories)

@@ -3,13 +3,12 @@ import re
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import issparse
 
 from stages.lib import paths
 from stages.lib.bad_request import BadRequest, check_utf8, show
 from stages.lib.checks import HINTS, Check
 from stages.lib.features import FLOAT32_MAX, MISSING_CATEGORY, affine, fill_missing, make_scaler, scaler_statistics
-from stages.lib.io import sha256_of_arrays, write_parquet
+from stages.lib.io import row_blocks, sha256_of_arrays, write_parquet
 from stages.lib.kinds.base import Kind, raw_file, read_labels, read_raw_parquet, write_labels
 
 # ColumnTransformer's sparse_threshold: features under this share of non-zeros are stored sparse (scikit-learn's
@@ -72,16 +71,21 @@ def input_names(columns: list) -> list:
 
 
 class TableFeatures:
-    """Chapter 6's recipe for tables, with scikit-learn's transformers.
+    """Chapter 6's recipe for tables.
 
     Numeric columns: median (or KNN) imputation, then normalization, plus one 0/1 column per
     numeric column that had gaps in training. Categorical columns: gaps become the category
     "missing", then one-hot encoding; categories unseen in training encode as all zeros. A column
     with more than `max_categories` values keeps its max_categories - 1 most frequent ones and a
-    last column for all the others, where unseen values go too.
+    last column for all the others, where unseen values go too. Columns of many values may be
+    indexed instead (index_above; stages/lib/indexing.py), after the rest.
 
-    The features are a scipy CSR matrix when under SPARSE_BELOW of their values are non-zero (many
-    one-hot columns), else a dense array: a 4,000-value column costs one stored value per row, not 4,000.
+    The same features as scikit-learn's ColumnTransformer of SimpleImputer (or KNNImputer), a scaler,
+    MissingIndicator and OneHotEncoder(handle_unknown="infrequent_if_exist"), with its feature names; but
+    fitted a column (medians, vocabularies) or a block of rows (the scaler) at a time, never on a copy
+    of the training rows whole. The features are a scipy CSR matrix when under SPARSE_BELOW of their
+    values are non-zero (many one-hot columns), else a dense array: a 4,000-value column costs one
+    stored value per row, not 4,000.
     """
 
     def __init__(self, numeric: list, categorical: list, normalization: str, imputation: str, knn_neighbors: int,
@@ -90,90 +94,113 @@ class TableFeatures:
         self.normalization, self.imputation, self.knn_neighbors = normalization, imputation, knn_neighbors
         self.max_categories, self.index_above = max_categories, index_above
 
-    def _frame(self, x: pd.DataFrame) -> pd.DataFrame:
-        frame = x[self.numeric].astype(np.float64)
-        for name in self.categorical:
-            frame[name] = fill_missing(x[name])
-        return frame
+    def _numbers(self, x: pd.DataFrame) -> np.ndarray:
+        return np.column_stack([x[name].to_numpy(dtype=np.float64, na_value=np.nan) for name in self.numeric]
+                               or [np.empty((len(x), 0))])
 
-    def fit(self, x):
-        from sklearn.compose import ColumnTransformer
-        from sklearn.impute import KNNImputer, MissingIndicator, SimpleImputer
-        from sklearn.pipeline import Pipeline
-        from sklearn.preprocessing import OneHotEncoder
+    def _impute(self, numbers: np.ndarray) -> np.ndarray:
+        if self.imputation == "knn":
+            return self.knn.transform(numbers) if numbers.shape[1] else numbers
+        return np.where(np.isnan(numbers), self.medians, numbers)
 
-        from stages.lib.indexing import CategoryIndexer
+    def fit(self, x: pd.DataFrame, rows=None):
+        """Fitted on the rows `rows` of x (all when None), which are never copied whole."""
+        from stages.lib.indexing import Vocabulary
 
-        # A column missing in every training row (a mostly empty column in a small fold) is kept and
-        # filled with 0, so that every fold has the same features.
-        imputer = (KNNImputer(n_neighbors=self.knn_neighbors, keep_empty_features=True) if self.imputation == "knn"
-                   else SimpleImputer(strategy="median", keep_empty_features=True))
-        frame = self._frame(x)
-        # A 0/1 column per numeric column with gaps in training, chosen here rather than by MissingIndicator's
-        # "missing-only": with no gaps it would yield zero columns, which a sparse ColumnTransformer refuses.
-        self.indicated = [name for name in self.numeric if frame[name].isna().any()]
-        cap = self.max_categories or float("inf")
-        widths = {name: min(frame[name].nunique(), cap) for name in self.categorical}
-        threshold = index_threshold(self.index_above, list(widths.values()), len(self.numeric) + len(self.indicated))
+        rows = np.arange(len(x)) if rows is None else np.asarray(rows)
+        self.rows = len(rows)  # the rows KNN imputation searches at transform time
+        columns = {name: x[name].to_numpy(dtype=np.float64, na_value=np.nan) for name in self.numeric}
+        # A 0/1 column per numeric column with gaps in training. A column missing in every training row (a
+        # mostly empty column in a small fold) is kept and filled with 0, so that every fold has the same features.
+        self.indicated = [name for name in self.numeric if np.isnan(columns[name][rows]).any()]
+        if self.imputation == "knn":
+            from sklearn.impute import KNNImputer
+
+            self.knn = KNNImputer(n_neighbors=self.knn_neighbors, keep_empty_features=True)
+            if self.numeric:  # column-major, as a frame's values are: distances tie alike, neighbours alike
+                self.knn.fit(np.asfortranarray(np.column_stack([columns[name][rows] for name in self.numeric])))
+        else:
+            medians = [np.nanmedian(values) if not np.isnan(values).all() else 0.0
+                       for values in (columns[name][rows] for name in self.numeric)]
+            self.medians = np.asarray(medians, dtype=np.float64)
+        del columns
+        self.scaler = make_scaler(self.normalization) if self.normalization != "none" else None
+        for block in row_blocks(rows) if self.scaler is not None else []:
+            self.scaler.partial_fit(self._impute(self._numbers(x.iloc[block])))
+        self.vocabularies = {name: Vocabulary(self.max_categories).fit(fill_missing(x[name].iloc[rows]))
+                             for name in self.categorical}
+        widths = {name: vocabulary.width for name, vocabulary in self.vocabularies.items()}
+        other = len(self.numeric) + len(self.indicated)
+        threshold = index_threshold(self.index_above, list(widths.values()), other)
         self.indexed = [name for name in self.categorical if threshold is not None and widths[name] > threshold]
         self.index_threshold = threshold
         self.one_hot = [name for name in self.categorical if name not in self.indexed]
-        self.transformer = ColumnTransformer([
-            ("numeric", Pipeline([("impute", imputer), ("scale", make_scaler(self.normalization))]), self.numeric),
-            ("missing", MissingIndicator(features="all", error_on_new=False), self.indicated),
-            ("categorical", OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=self.max_categories,
-                                          dtype=np.float32), self.one_hot),
-            ("indexed", CategoryIndexer(self.max_categories), self.indexed),
-        ], verbose_feature_names_out=True, sparse_threshold=0 if self.indexed else SPARSE_BELOW)
-        self.transformer.fit(frame)
-        self.rows = len(x)  # the rows KNN imputation searches at transform time
+        one_hot_width = sum(widths[name] for name in self.one_hot)
+        # scikit-learn's sparse_threshold: each training row has one non-zero per one-hot column (and numbers
+        # count as non-zero); indexed features are dense.
+        self.sparse = bool(self.one_hot) and not self.indexed and \
+            other + len(self.one_hot) < SPARSE_BELOW * (other + one_hot_width)
         return self
 
-    def transform(self, x):
-        features = self.transformer.transform(self._frame(x))
-        return features.astype(np.float32).tocsr() if issparse(features) else np.asarray(features, dtype=np.float32)
+    def feature_names(self) -> list:
+        return ([f"numeric__{name}" for name in self.numeric]
+                + [f"missing__missingindicator_{name}" for name in self.indicated]
+                + [f"categorical__{n}" for name in self.one_hot for n in self.vocabularies[name].one_hot_names(name)]
+                + [f"indexed__{name}_index" for name in self.indexed])
+
+    def transform(self, x: pd.DataFrame):
+        numbers = self._numbers(x)
+        gaps = np.isnan(numbers[:, [self.numeric.index(name) for name in self.indicated]])
+        numbers = self._impute(numbers)
+        if self.scaler is not None:
+            numbers = self.scaler.transform(numbers)
+        positions = np.column_stack([self.vocabularies[name].positions(fill_missing(x[name])) for name in self.one_hot]
+                                    or [np.empty((len(x), 0), dtype=np.int64)])
+        starts = np.cumsum([0] + [self.vocabularies[name].width for name in self.one_hot])
+        seen = positions >= 0
+        columns = (positions + starts[:-1])[seen]  # row by row, in column order
+        if self.sparse:
+            from scipy.sparse import csr_matrix, hstack
+
+            indptr = np.concatenate([[0], np.cumsum(seen.sum(axis=1))])
+            one_hot = csr_matrix((np.ones(len(columns), dtype=np.float32), columns, indptr), shape=(len(x), starts[-1]))
+            return hstack([numbers, gaps, one_hot]).tocsr().astype(np.float32)
+        indices = [self.vocabularies[name].indices(fill_missing(x[name])) for name in self.indexed]
+        features = np.zeros((len(x), numbers.shape[1] + gaps.shape[1] + starts[-1] + len(indices)), dtype=np.float32)
+        features[:, :numbers.shape[1]] = numbers
+        features[:, numbers.shape[1]:numbers.shape[1] + gaps.shape[1]] = gaps
+        first = numbers.shape[1] + gaps.shape[1]
+        features[np.nonzero(seen)[0], first + columns] = 1
+        for k, column in enumerate(indices):
+            features[:, first + starts[-1] + k] = column
+        return features
 
     def statistics(self) -> dict:
-        numeric = self.transformer.named_transformers_["numeric"]
-        imputer = numeric.named_steps["impute"]
         statistics = {
             "kind": "table",
-            "feature_names": list(self.transformer.get_feature_names_out()),
+            "feature_names": self.feature_names(),
             "numeric": self.numeric,
             "categorical": self.categorical,
             "imputation": self.imputation,
-            "scaler": scaler_statistics(numeric.named_steps["scale"], self.normalization),
+            "scaler": scaler_statistics(self.scaler, self.normalization),
             "missing_indicators": self.indicated,
         }
         if self.categorical:
-            from stages.lib.indexing import infrequent_categories
-
             # The categories with a column (or index) of their own, in order; a column in `other_values` is
             # followed by one for every other value (infrequent_if_exist).
-            statistics["categories"], statistics["other_values"] = {}, []
-            encoders = [(self.one_hot, self.transformer.named_transformers_["categorical"])]
-            if self.indexed:
-                encoders.append((self.indexed, self.transformer.named_transformers_["indexed"].encoder_))
-            for names, encoder in encoders:
-                if not names:
-                    continue
-                rare = infrequent_categories(encoder, self.max_categories is not None)
-                rare_sets = [set(r) if r is not None else set() for r in rare]
-                statistics["categories"].update({name: [v for v in c if v not in r]
-                                                 for name, c, r in zip(names, encoder.categories_, rare_sets)})
-                statistics["other_values"] += [name for name, r in zip(names, rare) if r is not None]
-            statistics["categories"] = {name: statistics["categories"][name] for name in self.categorical}
-            statistics["other_values"] = [name for name in self.categorical if name in statistics["other_values"]]
+            statistics["categories"] = {name: self.vocabularies[name].values for name in self.categorical}
+            statistics["other_values"] = [name for name in self.categorical if self.vocabularies[name].capped]
         if self.indexed:
-            indexer = self.transformer.named_transformers_["indexed"]
             width = len(statistics["feature_names"])
+            vocabularies = [self.vocabularies[name] for name in self.indexed]
             statistics["indexed"] = {"columns": self.indexed, "above": self.index_threshold,
                                      "positions": list(range(width - len(self.indexed), width)),
-                                     "sizes": indexer.sizes(), "masked": [not c for c in indexer.capped_]}
+                                     "sizes": [v.size for v in vocabularies],
+                                     "masked": [not v.capped for v in vocabularies]}
         if self.imputation == "knn":
             statistics["knn"] = {"n_neighbors": self.knn_neighbors, "reference_rows": self.rows}
         else:
-            statistics["medians"] = dict(zip(self.numeric, imputer.statistics_))
+            statistics["medians"] = dict(zip(self.numeric, self.medians))
         return statistics
 
 
@@ -243,7 +270,7 @@ class Table(Kind):
         write_labels(directory, y)
 
     def read_raw(self, directory):
-        return read_raw_parquet(raw_file(directory, paths.RAW_TABLE)), read_labels(directory)
+        return read_raw_parquet(raw_file(directory, paths.RAW_TABLE), strings_as_categories=True), read_labels(directory)
 
     def read_targets(self, directory):
         return read_labels(directory)
@@ -293,6 +320,9 @@ class Table(Kind):
         return TableFeatures(columns["numeric"], columns["categorical"], vectorize.normalization,
                              vectorize.imputation, vectorize.knn_neighbors, vectorize.max_categories,
                              vectorize.index_above)
+
+    def fit_preprocessor(self, preprocessor, x, rows):
+        return preprocessor.fit(x, rows)
 
     def unservable(self, statistics):
         return KNN_NOT_SERVABLE if statistics["imputation"] != "median" else None
