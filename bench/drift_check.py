@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 from stages.lib import paths  # noqa: E402
 from stages.lib.export import as_instances, raw_batch  # noqa: E402
 from stages.lib.kinds import kind_of, read_raw  # noqa: E402
+from stages.lib.splitting import read_split  # noqa: E402
 
 
 def shifted(instances: list, kind: str) -> list:
@@ -42,7 +43,7 @@ def main() -> None:
         sys.exit(f"{repo / paths.EXPORT_DIR} holds no exported model: run `dvc repro export` there first")
     signature = json.loads((repo / paths.EXPORT_DIR / "signature.json").read_text())
     x, _ = read_raw(repo / paths.RAW_DIR)
-    test = json.loads((repo / paths.SPLIT).read_text())["test"]
+    test = read_split(repo)["test"]
     test_x = kind_of(json.loads((repo / paths.RAW_MANIFEST).read_text())).take(x, test)
     fresh = as_instances(raw_batch(test_x, signature["input"]), signature["input"])
     kind = signature["input"]["name"]

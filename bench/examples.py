@@ -15,6 +15,7 @@ from pathlib import Path
 from clone import ROOT, fresh_clone, timed
 
 sys.path.insert(0, str(ROOT))
+from stages.lib.splitting import read_split  # noqa: E402
 from stages.lib.task import read_task  # noqa: E402
 
 EXAMPLES = {
@@ -32,7 +33,7 @@ def run(name: str) -> None:
         fresh_clone(repo, EXAMPLES[name])
         seconds = timed(repo, sys.executable, "-m", "dvc", "repro", "evaluate")
         read = lambda path: json.loads((repo / path).read_text())  # noqa: E731
-        task, split = read_task(repo / "reports/task.json"), read("data/split/split.json")
+        task, split = read_task(repo / "reports/task.json"), read_split(repo)
         result = read("reports/metrics/evaluate.json")
         validation = read("reports/validation.json")
     metric = task.primary_metric

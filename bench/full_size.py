@@ -88,11 +88,11 @@ print(json.dumps({{"seconds": time.perf_counter() - start, "peak_mb": peak_mb()}
 BARE_FIT = """
 import numpy as np
 from stages.lib.kinds import read_raw
-from stages.lib.io import read_json
+from stages.lib.splitting import read_split
 import keras
 from keras import layers
 x, y = read_raw()
-split = read_json("data/split/split.json")
+split = read_split()
 train, validation = split["folds"][0]["train"], split["folds"][0]["validation"]
 if {dataset!r} == "imdb":
     def vectorize_sequences(sequences, dimension=10000):  # the book's code, float64 and dense

@@ -29,13 +29,14 @@ from stages.lib import paths  # noqa: E402
 from stages.lib.export import as_instances, raw_batch  # noqa: E402
 from stages.lib.kinds import kind_of, read_raw  # noqa: E402
 from stages.lib.serving import free_port, wait_until_serving  # noqa: E402
+from stages.lib.splitting import read_split  # noqa: E402
 
 
 def raw_test_instances(repo: Path, signature: dict) -> list:
     """The raw test examples as the JSON instances a client sends."""
     x, _ = read_raw(repo / paths.RAW_DIR)
     kind = kind_of(json.loads((repo / paths.RAW_MANIFEST).read_text()))
-    test = json.loads((repo / paths.SPLIT).read_text())["test"]
+    test = read_split(repo)["test"]
     return as_instances(raw_batch(kind.take(x, test), signature["input"]), signature["input"])
 
 

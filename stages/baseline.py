@@ -12,6 +12,7 @@ from stages.lib.intervals import cross_validated_intervals
 from stages.lib.io import read_json, write_json
 from stages.lib.kinds import example_times
 from stages.lib.params import load_params
+from stages.lib.splitting import read_split
 from stages.lib.task import read_task
 
 
@@ -19,7 +20,7 @@ def main() -> None:
     params = load_params()
     task = read_task()
     folds = fold_numbers()
-    split = read_json(paths.SPLIT)
+    split = read_split()
     times = example_times() if split["time_ordered"] else None
     results = {}
     for strategy in strategies_for(task, params.baseline.classification, params.baseline.regression,

@@ -23,6 +23,7 @@ from stages.lib.models import fit_candidate, load_model
 from stages.lib.paired import compare_models
 from stages.lib.params import load_params
 from stages.lib.plots import learning_curves_png, predictions_png
+from stages.lib.splitting import read_split
 from stages.lib.task import Task, read_task
 
 
@@ -51,7 +52,7 @@ def main() -> None:
     x_test, y_test = read_features("test")
     strategy = best_baseline(read_json(paths.BASELINE_METRICS), metric, task.greater_is_better)
     development = read_features("development")
-    split = read_json(paths.SPLIT)
+    split = read_split()
     development_times = example_times()[split["development"]] if split["time_ordered"] else None
     outputs = {
         "regularized": load_model(f"{paths.REGULARIZED_DIR}/model.keras").predict(x_test, verbose=0),
@@ -79,7 +80,7 @@ def main() -> None:
     predicted = outputs["regularized"][:, 0] if regression else predict_classes(outputs["regularized"])
     write_csv(paths.PREDICTIONS, pd.DataFrame({"actual": y_test, "predicted": predicted}))
     write_csv(paths.TEST_PREDICTIONS,
-              predictions_frame(task, read_json(paths.SPLIT)["test"], y_test, outputs["regularized"]),
+              predictions_frame(task, split["test"], y_test, outputs["regularized"]),
               float_format="%.8g")
     learning_curves_png(paths.LEARNING_CURVES_PNG, {
         "overfit": pd.read_csv(paths.OVERFIT_HISTORY), "regularized": pd.read_csv(paths.REGULARIZED_HISTORY)},

@@ -18,6 +18,7 @@ from stages.lib.io import atomic_dir, read_json, write_json
 from stages.lib.kinds import kind_of, read_raw
 from stages.lib.models import load_model
 from stages.lib.params import load_params
+from stages.lib.splitting import read_split
 from stages.lib.task import read_task
 
 
@@ -27,7 +28,7 @@ def folder_bytes(folder) -> int:
 
 def main() -> None:
     params = load_params()
-    task, manifest, split = read_task(), read_json(paths.RAW_MANIFEST), read_json(paths.SPLIT)
+    task, manifest, split = read_task(), read_json(paths.RAW_MANIFEST), read_split()
     x, _ = read_raw()
     # The preprocessing vectorize fitted on all development rows, as the Keras layers it saved.
     statistics = read_json(paths.PREPROCESSING)

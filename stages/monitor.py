@@ -17,6 +17,7 @@ from stages.lib.kinds import kind_of, read_raw
 from stages.lib.monitoring import as_raw, measure_drift, predicted_labels
 from stages.lib.params import load_params
 from stages.lib.serving import BadRequest, load_saved_model, parse_request, read_signature
+from stages.lib.splitting import read_split
 from stages.lib.task import read_task
 
 
@@ -35,7 +36,7 @@ def main() -> None:
     except BadRequest as bad:
         raise PipelineError(f"{batch_file}: {bad}") from None
     model = load_saved_model(paths.EXPORT_DIR)
-    task, manifest, split = read_task(), read_json(paths.RAW_MANIFEST), read_json(paths.SPLIT)
+    task, manifest, split = read_task(), read_json(paths.RAW_MANIFEST), read_split()
     x, _ = read_raw()
     reference = kind_of(manifest).take(x, split["development"])  # what the served model was trained on
 

@@ -4,10 +4,10 @@ Identical examples that collect kept (a table's repeated rows) go to one split a
 that leaves a class too few examples to judge a model on stops here, before any training."""
 from stages.lib import paths
 from stages.lib.errors import PipelineError, run_stage
-from stages.lib.io import read_json, write_json
+from stages.lib.io import read_json
 from stages.lib.kinds import example_times, kind_of, read_raw, read_targets
 from stages.lib.params import load_params
-from stages.lib.splitting import make_split, repeat_groups, too_few_to_judge
+from stages.lib.splitting import make_split, repeat_groups, too_few_to_judge, write_split
 
 
 def main() -> None:
@@ -24,7 +24,7 @@ def main() -> None:
     problem = too_few_to_judge(y, split, classification, params.split.min_class_examples, raw.get("class_names"))
     if problem:
         raise PipelineError(problem)
-    write_json(paths.SPLIT, split)
+    write_split(split)
     fold = split["folds"][0]
     together = f"; {len(y) - groups.max() - 1} repeated examples kept in their originals' splits" if groups is not None else ""
     print(f"split: {split['protocol']}{' (time-ordered)' if time_column else ''}, {len(split['folds'])} fold(s), "

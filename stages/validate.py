@@ -6,7 +6,7 @@ from stages.lib.errors import PipelineError, run_stage
 from stages.lib.io import atomic_dir, read_json, write_json
 from stages.lib.kinds import read_raw
 from stages.lib.params import load_params
-from stages.lib.splitting import check_split_file
+from stages.lib.splitting import check_split_file, read_split
 from stages.lib.validation import blocking, build_checks, failure_message, report_message, run_checks, summary_metrics
 
 
@@ -14,7 +14,7 @@ def main() -> None:
     params = load_params()
     raw = read_json(paths.RAW_MANIFEST)
     x, y = read_raw()
-    split = read_json(paths.SPLIT)
+    split = read_split()
     check_split_file(split, len(y))
     spec = dataset_spec(raw["dataset"])
     checks = build_checks(raw, x, y, split, params.validate_, value_range(spec, params.collect),

@@ -8,14 +8,14 @@ from stages.lib.export import preprocessing_model
 from stages.lib.io import atomic_dir, read_json, row_blocks, save_keras_model, write_json
 from stages.lib.kinds import kind_of, read_raw
 from stages.lib.params import load_params
-from stages.lib.splitting import check_split_file
+from stages.lib.splitting import check_split_file, read_split
 
 
 def main() -> None:
     params = load_params()
     x, y = read_raw()
     raw = read_json(paths.RAW_MANIFEST)
-    split = read_json(paths.SPLIT)
+    split = read_split()
     check_split_file(split, len(y))
     # Each fold's models see features fitted on that fold's training part; the final model's
     # are fitted on all development data. The test split is only ever transformed.

@@ -19,6 +19,7 @@ import yaml
 from stages.lib import paths
 from stages.lib.export import as_instances, raw_batch
 from stages.lib.kinds import read_raw
+from stages.lib.splitting import read_split
 from tests import corpus
 from tests.conftest import copy_pipeline
 from tests.test_model_card import assert_the_card_shows_the_headline
@@ -131,7 +132,7 @@ def test_every_stage_runs_on_the_corpus_item(item, tmp_path, tmp_path_factory):
     assert low <= score <= high and low < high
     assert (f"test_{metric}_seed_std" in evaluation) == (item.name in TWO_SEEDS)
     predictions = pd.read_csv(repo / paths.TEST_PREDICTIONS)
-    assert predictions["example"].tolist() == json.loads((repo / paths.SPLIT).read_text())["test"]
+    assert predictions["example"].tolist() == read_split(repo)["test"]
     recorded = json.loads((repo / paths.ENVIRONMENT).read_text())
     assert {"evaluate", "export", "optimize", "studies"} <= set(recorded["stages"])
     assert (repo / paths.EXPORT_DIR / "signature.json").exists()
@@ -151,7 +152,7 @@ def test_every_stage_runs_on_the_corpus_item(item, tmp_path, tmp_path_factory):
         # The user's own test rows, as a client would send them, pass the monitor.
         signature = json.loads((repo / paths.EXPORT_DIR / "signature.json").read_text())["input"]
         x, _ = read_raw(repo / paths.RAW_DIR)
-        test_rows = x.iloc[json.loads((repo / paths.SPLIT).read_text())["test"]]
+        test_rows = x.iloc[read_split(repo)["test"]]
         (repo / "rows.json").write_text(json.dumps({"instances": as_instances(raw_batch(test_rows, signature), signature)}))
         assert "no drift" in run(repo, sys.executable, "-m", "stages.monitor", "rows.json")
 

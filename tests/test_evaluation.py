@@ -14,6 +14,7 @@ from stages.lib.evaluation import (
     task_scores,
 )
 from stages.lib.paired import compare_models
+from stages.lib.splitting import write_split
 from stages.lib.task import define_task
 
 
@@ -136,7 +137,8 @@ def test_the_evaluate_stage_tests_the_model_against_the_baseline_on_the_test_exa
     write_json(paths.BASELINE_METRICS, {"most_frequent": {"validation_mean": {"accuracy": 0.5}}})
     write_json(paths.REGULARIZE_METRICS, {"selected": {"val_accuracy_mean": 0.7, "val_accuracy_std": 0.1,
                                                        "val_accuracy_ci_low": 0.6, "val_accuracy_ci_high": 0.8}})
-    write_json(paths.SPLIT, {"test": list(range(100, 140)), "development": list(range(40)), "time_ordered": False})
+    write_split({"test": list(range(100, 140)), "development": list(range(40)), "time_ordered": False,
+                 "folds": [{"train": list(range(20)), "validation": list(range(20, 40))}]})
     history = pd.DataFrame({"epoch": [1, 2], "loss": [0.7, 0.6], "accuracy": [0.5, 0.6], "val_loss": [0.7, 0.65],
                             "val_accuracy": [0.5, 0.6]})
     write_csv(paths.OVERFIT_HISTORY, history)

@@ -12,6 +12,7 @@ import pytest
 
 from stages.lib.errors import PipelineError
 from stages.lib.export import check_parity, output_scale
+from stages.lib.splitting import write_split
 from tests.conftest import ROOT
 
 
@@ -51,7 +52,7 @@ def regression_project(project, scaler_error: float):
     y = 600_000 + 1_000 * x.reshape(100, -1)[:, :8].sum(axis=1)
     write_raw(project, x, y, details={"problem": "regression"})
     split = holdout_split(y)
-    write_json(paths.SPLIT, split)
+    write_split(split)
     task = define_task("digits", "regression", None, 3.0)
     write_json(paths.TASK, task.to_dict())
     features = ImageFeatures("standard").fit(x[split["development"]])

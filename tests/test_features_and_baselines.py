@@ -17,6 +17,7 @@ from stages.lib.kinds.table import TableFeatures
 from stages.lib.kinds.text import TextFeatures
 from stages.lib.io import read_json, write_json
 from stages.lib.task import define_task
+from stages.lib.splitting import write_split
 from tests.conftest import digits_like, holdout_split, write_raw
 
 
@@ -117,7 +118,7 @@ def test_vectorize_stage_writes_every_fold_and_the_final_features(project):
     x, y = digits_like()
     write_raw(project, x, y)
     split = holdout_split(y)
-    write_json(project / paths.SPLIT, split)
+    write_split(split, project)
     vectorize.main()
     x_train, y_train = read_features("train", 0)
     x_test, _ = read_features("test")

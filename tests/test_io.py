@@ -234,3 +234,18 @@ def test_a_trained_model_saved_twice_a_second_apart_is_byte_identical_and_loads_
     assert (tmp_path / "first.keras").read_bytes() == (tmp_path / "second.keras").read_bytes()
     loaded = keras.models.load_model(tmp_path / "second.keras")
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_a_parquet_file_is_read_a_column_at_a_time_as_pandas_reads_it(tmp_path):
+    import pandas as pd
+
+    from stages.lib.io import read_parquet
+
+    frame = pd.DataFrame({"n": [1.5, None, 3.0], "city": ["a", None, "b"], "when": pd.to_datetime(["2024-01-01"] * 3)},
+                         index=pd.Index([10, 20, 30], name="row"))  # an index pandas stores as a column
+    frame.to_parquet(tmp_path / "t.parquet")
+    read = read_parquet(tmp_path / "t.parquet")
+    pd.testing.assert_frame_equal(read, pd.read_parquet(tmp_path / "t.parquet").reset_index(drop=True))
+    as_categories = read_parquet(tmp_path / "t.parquet", ["city", "n"], strings_as_categories=True)
+    assert list(as_categories.columns) == ["city", "n"] and as_categories["city"].dtype == "category"
+    assert as_categories["city"].astype("string").tolist()[:2] == ["a", pd.NA]

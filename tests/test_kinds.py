@@ -13,6 +13,7 @@ from stages.lib.io import read_json, write_json
 from stages.lib.kinds import read_raw
 from stages.lib.kinds.base import Kind
 from stages.lib.params import load_params
+from stages.lib.splitting import read_split, write_split
 from tests.conftest import THREE_CLASSES, holdout_split
 
 
@@ -47,7 +48,7 @@ class Durations(Kind):
                      ["example"])
 
     def drift_features(self, x, columns):
-        return ["seconds"], np.asarray(x, dtype=np.float64).reshape(-1, 1)
+        return ["seconds"], [np.asarray(x, dtype=np.float64)]
 
     def preprocessor(self, raw, vectorize, imdb_encoding):
         return DurationFeatures()
@@ -91,7 +92,7 @@ def durations(project, monkeypatch):
     raw = {"dataset": "digits", "kind": "durations", "problem": "classification", "examples": len(y),
            "class_counts": {str(c): 40 for c in range(3)}}
     write_json(paths.RAW_MANIFEST, raw)
-    write_json(paths.SPLIT, holdout_split(y))
+    write_split(holdout_split(y))
     write_json(paths.VALIDATION, {"success": True})
     return project, x, y, raw
 
@@ -120,7 +121,7 @@ def test_validation_summarizes_and_measures_drift_through_the_kind(durations):
     from stages.lib.validation import build_checks
 
     project, x, y, raw = durations
-    split = read_json(paths.SPLIT)
+    split = read_split()
     checks = build_checks(raw, x, y, split, load_params().validate_, (0, 0), [0, 1, 2], 0)
     by_name = {check.name: check.frame for check in checks}
     assert list(by_name["schema_and_ranges"].columns) == ["example", "seconds"]
@@ -141,7 +142,7 @@ def test_vectorize_export_serve_and_monitor_use_the_kind(durations):
 
     project, x, y, raw = durations
     vectorize.main()
-    development = read_json(paths.SPLIT)["development"]
+    development = read_split()["development"]
     assert read_json(paths.PREPROCESSING) == {"kind": "durations", "longest": float(x[development].max())}
     features, _ = read_features("test")
     assert features.shape[1] == 1 and features.max() <= 1.5
@@ -150,7 +151,7 @@ def test_vectorize_export_serve_and_monitor_use_the_kind(durations):
     preprocessing = load_preprocessing(paths.PREPROCESSING_MODEL, raw)
     model, signature = inference_model(preprocessing, keras.layers.Identity(), read_json(paths.PREPROCESSING), raw,
                                        dataclasses.replace(THREE_CLASSES, output_units=1))
-    test = np.asarray(read_json(paths.SPLIT)["test"])
+    test = np.asarray(read_split()["test"])
     np.testing.assert_allclose(model.predict(raw_batch(x[test], signature["input"]), verbose=0), features, rtol=1e-6)
 
     body = json.dumps({"instances": as_instances(raw_batch(x[test], signature["input"]), signature["input"])})
@@ -165,7 +166,7 @@ def test_the_model_card_shows_the_worst_examples_as_the_kind_views_them(duration
     from stages.lib.model_card import describe_worst
 
     project, x, y, raw = durations
-    test = np.asarray(read_json(paths.SPLIT)["test"])
+    test = np.asarray(read_split()["test"])
     wrong = np.eye(3)[(y[test] + 1) % 3]  # every test example given to the next class
     predictions = predictions_frame(THREE_CLASSES, test, y[test], wrong)
     rows = describe_worst(THREE_CLASSES, predictions, {c: str(c) for c in range(3)}, "durations", read_raw()[0])

@@ -15,6 +15,7 @@ from stages.lib.io import write_csv, write_json
 from stages.lib.plots import image_png
 from stages.lib.sequences import Sequences
 from stages.lib.task import define_task
+from stages.lib.splitting import write_split
 from tests.conftest import holdout_split, run_module, write_raw
 
 HOSTILE = '<script>alert("x")</script><img src="http://example.com/x.png">'
@@ -64,7 +65,7 @@ def write_reports(root: Path, kind: str = "images", problem: str = "classificati
     task = define_task(spec, problem, manifest.get("class_counts"), 1.5)
     write_json(root / paths.TASK, task.to_dict())
     split = holdout_split(y)
-    write_json(root / paths.SPLIT, split)
+    write_split(split, root)
     test = np.array(split["test"])
     if problem == "regression":
         output = (y[test] + rng.normal(0, 3, len(test))).reshape(-1, 1)

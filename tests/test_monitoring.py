@@ -11,6 +11,7 @@ from stages.lib.io import write_json
 from stages.lib.monitoring import as_raw, linf_distance, measure_drift
 from stages.lib.sequences import Sequences
 from stages.lib.task import define_task
+from stages.lib.splitting import write_split
 from tests.conftest import THREE_CLASSES, classification_task, export_tiny_model, holdout_split, run_module, write_raw
 
 TEN_CLASSES = classification_task(10)
@@ -87,7 +88,7 @@ def monitored_project(tmp_path_factory):
     x, y = images(500, 0), np.arange(500) % 10
     write_raw(project, x, y)
     split = holdout_split(y)
-    write_json(project / paths.SPLIT, split)
+    write_split(split, project)
     write_json(project / paths.TASK, TEN_CLASSES.to_dict())
     (project / paths.EXPORT_DIR).mkdir(parents=True)
     development = split["development"]

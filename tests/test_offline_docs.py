@@ -18,6 +18,7 @@ from stages.lib import paths, web_assets
 from stages.lib.errors import PipelineError
 from stages.lib.io import write_json
 from stages.lib.web_assets import DATA_DOCS_URLS, PACKAGES, install, installed_dir, make_data_docs_offline, offline_page
+from stages.lib.splitting import write_split
 from tests.conftest import ROOT, digits_like, holdout_split, write_params, write_raw
 
 CHROMIUM = "/usr/bin/chromium"
@@ -149,7 +150,7 @@ def test_validate_without_installed_assets_stops_and_writes_nothing(project, mon
     monkeypatch.setattr(web_assets, "installed_dir", lambda: project / "no-assets")
     x, y = digits_like()
     write_raw(project, x, y)
-    write_json(project / paths.SPLIT, holdout_split(y))
+    write_split(holdout_split(y), project)
     with pytest.raises(PipelineError, match="run `bash setup.sh --no-repro`"):
         validate.main()
     assert not (project / paths.DATA_DOCS).exists() and not (project / paths.VALIDATION).exists()
@@ -235,7 +236,7 @@ def data_docs(tmp_path_factory) -> Path:
     write_params(folder, yaml.safe_load((ROOT / "params.yaml").read_text()))
     x, y = digits_like()
     write_raw(folder, x, y)
-    write_json(folder / paths.SPLIT, holdout_split(y))
+    write_split(holdout_split(y), folder)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
         validate.main()

@@ -16,6 +16,7 @@ from stages.lib.export import as_instances, raw_batch
 from stages.lib.io import read_npz
 from stages.lib.kinds import read_raw
 from stages.lib.models import load_model
+from stages.lib.splitting import read_split
 from tests.conftest import built_once, copied_repo, copy_pipeline
 from tests.test_model_card import assert_the_card_shows_the_headline
 
@@ -217,7 +218,7 @@ def test_the_exported_model_is_served_and_answers_like_the_trained_model(repo):
     try:
         assert serving.wait_until_serving(port, signature["model_name"], timeout=120)
         x, _ = read_raw(repo / paths.RAW_DIR)
-        test = read(repo, paths.SPLIT)["test"][:5]
+        test = read_split(repo)["test"][:5]
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         connection.request("POST", f"/v1/models/{signature['model_name']}:predict",
                            body=json.dumps({"instances": x[test].tolist()}))
@@ -286,7 +287,7 @@ def test_the_readme_s_example_table_runs_every_stage_by_changing_params_only(rep
     output = dvc(repo, "repro")
     assert "Running stage 'collect'" in output and "Running stage 'studies'" in output
     # Under 1,000 rows, auto picks iterated K-fold (here 2 folds x 1 repeat to keep the test quick).
-    assert read(repo, paths.SPLIT)["protocol"] == "iterated_kfold" and read(repo, paths.REGULARIZE_METRICS)["folds"] == 2
+    assert read_split(repo)["protocol"] == "iterated_kfold" and read(repo, paths.REGULARIZE_METRICS)["folds"] == 2
     assert read(repo, paths.EVALUATE_METRICS)["test_accuracy"] >= 0.9
     assert read(repo, paths.VALIDATION)["success"]
     assert read(repo, paths.study_metrics("dropout"))["held"] in (True, False)
@@ -295,7 +296,7 @@ def test_the_readme_s_example_table_runs_every_stage_by_changing_params_only(rep
     signature = read(repo, f"{paths.EXPORT_DIR}/signature.json")["input"]
     assert max(read(repo, paths.EXPORT_METRICS)["max_output_difference"].values()) <= 1e-4
     x, _ = read_raw(repo / paths.RAW_DIR)
-    rows = as_instances(raw_batch(x.iloc[read(repo, paths.SPLIT)["test"]], signature), signature)
+    rows = as_instances(raw_batch(x.iloc[read_split(repo)["test"]], signature), signature)
     (repo / "rows.json").write_text(json.dumps({"instances": rows}))
     assert "no drift" in run(repo, sys.executable, "-m", "stages.monitor", "rows.json")
 

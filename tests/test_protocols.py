@@ -9,6 +9,7 @@ import pytest
 from stages import baseline, collect, define_task, evaluate, overfit, regularize, split, validate, vectorize
 from stages.lib import artifacts, paths
 from stages.lib.errors import PipelineError
+from stages.lib.splitting import read_split
 from tests.conftest import with_changes, write_params
 
 WORKFLOW = (collect, define_task, split, validate, vectorize, baseline, overfit, regularize, evaluate)
@@ -71,7 +72,7 @@ def test_each_protocol_reports_mean_and_spread_and_keeps_the_test_split_for_eval
         project, default_params, monkeypatch, protocol, folds):
     reads = run_workflow(project, default_params, customers(), monkeypatch=monkeypatch,
                          protocol=protocol, folds=3, repeats=2)
-    assert metrics(project, paths.SPLIT)["protocol"] == protocol
+    assert read_split(project)["protocol"] == protocol
     assert len(list((project / paths.FOLD_FEATURES_DIR).iterdir())) == folds
     chosen = metrics(project, paths.REGULARIZE_METRICS)
     assert chosen["folds"] == folds and set(chosen["selected"]) >= {"val_accuracy_mean", "val_accuracy_std"}
@@ -95,7 +96,7 @@ def test_each_protocol_reports_mean_and_spread_and_keeps_the_test_split_for_eval
 
 def test_small_data_defaults_to_iterated_kfold(project, default_params):
     run_workflow(project, default_params, customers(), protocol="auto", folds=2, repeats=2)
-    assert metrics(project, paths.SPLIT)["protocol"] == "iterated_kfold"
+    assert read_split(project)["protocol"] == "iterated_kfold"
     assert metrics(project, paths.REGULARIZE_METRICS)["folds"] == 4
 
 
@@ -135,7 +136,7 @@ def test_a_time_column_orders_the_split_and_validation_checks_the_arrow_of_time(
     write_params(project, params)
     for stage in WORKFLOW:
         stage.main()
-    split_file = metrics(project, paths.SPLIT)
+    split_file = read_split(project)
     assert (split_file["protocol"], split_file["time_ordered"], len(split_file["folds"])) == ("kfold", True, 3)
     results = {r["suite"]: r for r in metrics(project, paths.VALIDATION_RESULTS)}
     assert results["arrow_of_time"]["success"] and results["time_index"]["success"]

@@ -3,7 +3,8 @@ import pytest
 
 from stages.lib.errors import PipelineError
 from stages.lib.params import SplitParams
-from stages.lib.splitting import check_split_file, make_split, repeat_groups, split_members, too_few_to_judge
+from stages.lib import splitting
+from stages.lib.splitting import check_split_file, read_split, repeat_groups, split_members, too_few_to_judge, write_split
 
 
 def params(**changes):
@@ -13,6 +14,18 @@ def params(**changes):
 
 
 Y = np.repeat(np.arange(10), 50)
+
+
+def as_lists(split: dict) -> dict:
+    return {**split, "test": split["test"].tolist(), "development": split["development"].tolist(),
+            "folds": [{name: fold[name].tolist() for name in ("train", "validation")} for fold in split["folds"]]}
+
+
+def make_split(*args, **kwargs) -> dict:
+    """make_split's row numbers (int64 arrays) as lists, so that splits compare whole."""
+    split = splitting.make_split(*args, **kwargs)
+    assert all(indices.dtype == np.int64 for _, _, indices in split_members(split))
+    return as_lists(split)
 
 
 def assert_partition(split, n):
@@ -194,3 +207,25 @@ def test_a_regression_split_with_one_target_value_cannot_be_scored():
     assert too_few_to_judge(y, split, False, 5).startswith("the validation split holds 20 example(s) with a "
                                                          "single target value")
     assert too_few_to_judge(np.linspace(0, 1, 100), split, False, 5) is None
+
+
+def test_a_split_is_written_as_sizes_to_read_and_row_numbers_in_an_npz(tmp_path):
+    import json
+
+    from stages.lib import paths
+
+    split = splitting.make_split(Y, params(protocol="kfold"), seed=0)
+    write_split(split, tmp_path)
+    written = json.loads((tmp_path / paths.SPLIT).read_text())
+    assert written["protocol"] == "kfold" and "test" not in written and "folds" not in written
+    assert written["examples"]["test"] == 100 and written["examples"]["folds"][0] == {"train": 320, "validation": 80}
+    assert as_lists(read_split(tmp_path)) == as_lists(split)
+    (tmp_path / paths.SPLIT_INDICES).unlink()
+    with pytest.raises(PipelineError, match="indices.npz is missing"):
+        read_split(tmp_path)
+
+
+def test_distinct_values_are_sorted_once_each():
+    values = np.array([5, 3, 5, 9, 3, 3], dtype=np.uint64)
+    assert splitting.distinct(values).tolist() == [3, 5, 9] and splitting.distinct(values[:0]).tolist() == []
+    assert splitting.distinct(np.array(["b", "a", "b"], dtype=object)).tolist() == ["a", "b"]

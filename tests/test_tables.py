@@ -12,6 +12,7 @@ from stages.lib.errors import PipelineError
 from stages.lib.kinds import kind_named, read_raw
 from stages.lib.params import load_params
 from stages.lib.tables import column_roles, infer_problem
+from stages.lib.splitting import read_split
 from tests.conftest import with_changes, write_params
 
 
@@ -527,7 +528,7 @@ def test_a_tables_identical_rows_are_kept_counted_and_split_together(project, de
                            "and are kept, each in the same split as the example it repeats "
                            "(collect.deduplicate: true drops them)")
     split.main()
-    layout = json.loads((project / paths.SPLIT).read_text())
+    layout = read_split(project)
     x, y = read_raw()
     rows = np.array(["|".join(map(str, row)) for row in x.itertuples(index=False)])
     assert not set(rows[layout["test"]]) & set(rows[layout["development"]])

@@ -14,7 +14,7 @@ from stages.lib.kinds import kind_named
 from stages.lib.kinds.images import feature_summary
 from stages.lib.params import SplitParams, ValidateParams
 from stages.lib.sequences import Sequences
-from stages.lib.splitting import make_split
+from stages.lib.splitting import make_split, write_split
 from stages.lib.validation import (
     build_checks,
     class_proportions,
@@ -28,7 +28,7 @@ from tests.conftest import digits_like, holdout_split, with_changes, write_param
 
 def run_validate(project, x, y, split):
     write_raw(project, x, y)
-    write_json(project / paths.SPLIT, split)
+    write_split(split, project)
     validate.main()
 
 
@@ -137,7 +137,7 @@ def test_validate_stage_exits_nonzero_with_one_line(project):
     split = holdout_split(y)
     split["folds"][0]["train"].append(split["test"][0])
     write_raw(project, x, y)
-    write_json(project / paths.SPLIT, split)
+    write_split(split, project)
     result = subprocess.run([sys.executable, "-m", "stages.validate"], cwd=project, capture_output=True, text=True,
                             env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(project)})
     assert result.returncode == 1
@@ -161,7 +161,7 @@ def clean_table(n=200, seed=0):
 
 def validate_table(project, x, y, split=None, **details):
     write_raw(project, x, y, spec="table", details=table_details(**details))
-    write_json(project / paths.SPLIT, split or holdout_split(y))
+    write_split(split or holdout_split(y), project)
     validate.main()
     return json.loads((project / paths.VALIDATION).read_text())
 
@@ -227,7 +227,7 @@ def test_near_duplicate_texts_in_two_splits_are_leakage(project):
     texts[split["test"][0]] = "  REVIEW 2 of a   film"  # review 2 is in training
     y[split["test"][0]] = y[2]
     write_raw(project, texts, y, spec="text", details={"problem": "classification", "columns": {"text": "text"}})
-    write_json(project / paths.SPLIT, split)
+    write_split(split, project)
     with pytest.raises(PipelineError, match=r"\[leakage\].*splits=test,train, n_splits=2"):
         validate.main()
 
@@ -329,7 +329,7 @@ def test_what_counts_as_a_column_encoding_the_time_order():
 
 
 def test_out_of_range_shares():
-    values = np.array([[1.0], [2.0], [3.0], [0.5], [2.5], [np.nan], [9.0], [2.0]])
+    values = [np.array([1.0, 2.0, 3.0, 0.5, 2.5, np.nan, 9.0, 2.0])]
     split = {"test": [6, 7], "development": [0, 1, 2, 3, 4, 5],
              "folds": [{"train": [0, 1, 2], "validation": [3, 4, 5]}]}
     shares = out_of_range(["x"], values, split).set_index(["fold", "split"])["out_of_range_share"]
@@ -369,14 +369,14 @@ def test_a_divergence_from_a_few_values_is_noise_not_drift():
     from stages.lib.drift import split_drift as drift
 
     rng = np.random.default_rng(3)
-    values = np.full((400, 1), np.nan)
-    values[rng.choice(400, 60, replace=False), 0] = rng.normal(50, 10, 60)
+    values = np.full(400, np.nan)
+    values[rng.choice(400, 60, replace=False)] = rng.normal(50, 10, 60)
     split = {"development": list(range(300)), "test": list(range(300, 400)),
              "folds": [{"train": list(range(200)), "validation": list(range(200, 300))}]}
-    frame = drift(["income"], values, split, max_js_divergence=0.01)
+    frame = drift(["income"], [values], split, max_js_divergence=0.01)
     assert (frame["js_divergence"] > 0.01).any() and not frame["drifted"].any()
-    values[300:, 0] += 40  # the same few values, moved: now it is drift
-    assert drift(["income"], values, split, max_js_divergence=0.01)["drifted"].tolist() == [False, True]
+    values[300:] += 40  # the same few values, moved: now it is drift
+    assert drift(["income"], [values], split, max_js_divergence=0.01)["drifted"].tolist() == [False, True]
 
 
 def test_data_docs_pages_lose_their_random_ids_and_build_times(tmp_path):
@@ -447,7 +447,7 @@ def test_a_non_finite_regression_target_is_named_by_its_first_example_and_count(
     y[[7, 12]] = np.inf  # one row of the target summary stands for both
     with pytest.raises(PipelineError) as error:
         write_raw(project, x, y, details={"problem": "regression"})
-        write_json(project / paths.SPLIT, holdout_split(y))
+        write_split(holdout_split(y), project)
         validate.main()
     message = str(error.value)
     assert "[targets] expect_column_values_to_be_in_set(column=finite" in message

@@ -4,13 +4,13 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
-import pandas as pd
 
 from stages.lib import idx
 from stages.lib.errors import PipelineError
 from stages.lib.kinds import kind_named
 from stages.lib.sequences import Sequences, keras_imdb_encoding
 from stages.lib.sources import PublishedFile, locate, locate_set, verify
+from stages.lib.splitting import distinct
 from stages.lib.tables import load_table, load_text
 
 KERAS_DATASETS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -192,7 +192,7 @@ def deduplicate(kind, x, y):
 
 def count_repeats(kind, x) -> int:
     """How many examples repeat the content of an earlier one."""
-    return len(x) - len(pd.unique(kind.row_hashes(x)))  # np.unique of 10M uint64 hashes: 14 s; pd.unique: 2.6 s
+    return len(x) - len(distinct(kind.row_hashes(x)))
 
 
 def collect_summary(name: str, examples: int, dropped: dict, repeats_kept: int, sampled_from: int) -> str:

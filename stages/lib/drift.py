@@ -43,16 +43,16 @@ def linf_distance(reference: np.ndarray, current: np.ndarray) -> float:
 DRIFT_SIGNIFICANCE = 0.01
 
 
-def split_drift(names: list, values: np.ndarray, split: dict, max_js_divergence: float) -> pd.DataFrame:
+def split_drift(names: list, values: list, split: dict, max_js_divergence: float) -> pd.DataFrame:
     """One row per fold, compared split and feature: the Jensen-Shannon divergence from its training data and,
     where that is over max_js_divergence, the two-sample Kolmogorov-Smirnov p-value. A feature drifts when
-    both say so: a large divergence that sampling noise is unlikely to explain."""
+    both say so: a large divergence that sampling noise is unlikely to explain. `values`: one array per name."""
     from scipy.stats import ks_2samp
 
     rows = []
     for fold, name, train, other in training_and_compared(split):
         for column, feature in enumerate(names):
-            reference, compared = values[train, column], values[other, column]
+            reference, compared = values[column][train], values[column][other]
             divergence = js_divergence(reference, compared)
             p_value = 1.0
             if divergence > max_js_divergence:

@@ -213,19 +213,28 @@ def row_blocks(indices, rows: int = 2**18):
 
 
 def read_parquet(path, columns=None, strings_as_categories: bool = False):
-    """A parquet file as a pandas frame (only `columns`, when named), each column its own block and Arrow's
-    copy freed as it converts; with strings_as_categories, its string columns as pandas categoricals (a small
-    code per row, each value once) rather than a Python string per row."""
+    """A parquet file as a pandas frame (only `columns`, when named), read a column at a time, so that Arrow's
+    copy of one column (freed once converted) is all that is held besides the frame; with strings_as_categories,
+    its string columns as pandas categoricals (a small code per row, each value once), not a string per row."""
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    strings = [field.name for field in pq.read_schema(path) if strings_as_categories
-               and (pa.types.is_string(field.type) or pa.types.is_large_string(field.type))]
-    table = pq.read_table(path, columns=columns, read_dictionary=strings or None)
-    frame = table.to_pandas(self_destruct=True, split_blocks=True)
-    del table
-    pa.default_memory_pool().release_unused()  # Arrow's pool keeps what it freed unless told
-    return frame
+    schema = pq.read_schema(path)
+    index = [c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)]
+    names = [name for name in schema.names if name not in index] if columns is None else list(columns)
+    frame = None
+    for name in names:
+        field = schema.field(name)
+        dictionary = strings_as_categories and (pa.types.is_string(field.type) or pa.types.is_large_string(field.type))
+        table = pq.read_table(path, columns=[name], read_dictionary=[name] if dictionary else None)
+        column = table.to_pandas(self_destruct=True)[name]
+        del table
+        pa.default_memory_pool().release_unused()  # Arrow's pool keeps what it freed unless told
+        if frame is None:
+            frame = pd.DataFrame(index=column.index)
+        frame[name] = column  # copy-on-write: the converted column is not copied
+    return frame if frame is not None else pd.read_parquet(path, columns=columns)
 
 
 def write_parquet(path, frame) -> None:

@@ -491,10 +491,11 @@ def _figure(path: Path) -> Optional[str]:
 def gather(root: Path = Path(".")) -> dict:
     """Everything the card shows, read from the pipeline's files under `root`."""
     from stages.lib.io import read_json
+    from stages.lib.splitting import read_split
 
     root = Path(root)
     task, manifest = read_task(root / paths.TASK), read_json(root / paths.RAW_MANIFEST)
-    split = read_json(root / paths.SPLIT)
+    split = read_split(root)
     evaluation = read_json(root / paths.EVALUATE_METRICS)
     validation = read_json(root / paths.VALIDATION)
     predictions_path = root / paths.TEST_PREDICTIONS

@@ -34,7 +34,7 @@ def measure_drift(kind: str, reference_x, new_x, reference_predicted: np.ndarray
     kind = kind_named(kind)
     names, reference = kind.drift_features(reference_x, columns)
     _, current = kind.drift_features(new_x, columns)
-    rows = [{"feature": name, "measure": "jensen_shannon", "value": js_divergence(reference[:, i], current[:, i]),
+    rows = [{"feature": name, "measure": "jensen_shannon", "value": js_divergence(reference[i], current[i]),
              "threshold": max_js} for i, name in enumerate(names)]
     current_categories = kind.drift_categories(new_x, columns)
     for column, values in kind.drift_categories(reference_x, columns).items():

@@ -1,20 +1,13 @@
 """Evaluation protocols: hold out a test split, then holdout / K-fold / iterated K-fold folds,
 shuffled and stratified, or ordered by time when the data has a time column."""
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from sklearn.model_selection import (
-    GroupKFold,
-    KFold,
-    RepeatedKFold,
-    RepeatedStratifiedKFold,
-    StratifiedGroupKFold,
-    StratifiedKFold,
-    TimeSeriesSplit,
-    train_test_split,
-)
 
+from stages.lib import paths
 from stages.lib.errors import PipelineError, as_written
+from stages.lib.io import atomic_dir, read_json, read_npz, write_json, write_npz
 from stages.lib.params import SplitParams
 
 
@@ -35,6 +28,8 @@ def resolve_protocol(params: SplitParams, n_examples: int, time_ordered: bool) -
 
 def _holdout(indices, y, fraction, shuffle, seed, stratify):
     """Split `indices` in two, stratified when shuffled (an unshuffled split keeps the order)."""
+    from sklearn.model_selection import train_test_split
+
     try:
         first, second = train_test_split(
             indices,
@@ -49,6 +44,8 @@ def _holdout(indices, y, fraction, shuffle, seed, stratify):
 
 
 def _fold_splitter(protocol: str, params: SplitParams, seed: int, stratify: bool):
+    from sklearn.model_selection import KFold, RepeatedKFold, RepeatedStratifiedKFold, StratifiedKFold
+
     if protocol == "iterated_kfold":
         kind = RepeatedStratifiedKFold if stratify else RepeatedKFold
         return kind(n_splits=params.folds, n_repeats=params.repeats, random_state=seed)
@@ -71,6 +68,8 @@ def _parts_in_order(groups: np.ndarray, n_parts: int) -> np.ndarray:
 def _grouped_parts(indices, y, groups, n_parts: int, shuffle: bool, seed, stratify: bool) -> np.ndarray:
     """A part number (0 .. n_parts-1) per index, every group whole in one part: stratified by scikit-learn's
     StratifiedGroupKFold when shuffled, in the order of the data otherwise."""
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
     distinct = np.count_nonzero(np.bincount(groups[indices]))  # np.unique of 10M ints: 14 s
     too_few = PipelineError(f"{distinct} distinct examples among {len(indices)} are too few to cut into {n_parts} "
                             "parts that keep repeats together: bring more data, lower split.folds, or set "
@@ -119,6 +118,8 @@ def _grouped_folds(development, y, groups, protocol, params: SplitParams, seed, 
 
 def _time_ordered(time: np.ndarray, protocol: str, params: SplitParams):
     """(development, test, folds) cut at distinct times, so equal timestamps never straddle two splits."""
+    from sklearn.model_selection import TimeSeriesSplit
+
     moments, rank = np.unique(time, return_inverse=True)
     rows_at = lambda ranks: np.sort(np.flatnonzero(np.isin(rank, ranks)))  # noqa: E731
     n_test = max(1, int(round(params.test_fraction * len(moments))))
@@ -178,10 +179,46 @@ def make_split(y: np.ndarray, params: SplitParams, seed: int, time: Optional[np.
         "protocol": protocol,
         "shuffle": params.shuffle and time is None,
         "time_ordered": time is not None,
-        "test": np.sort(test).tolist(),
-        "development": np.sort(development).tolist(),
-        "folds": [{"train": np.sort(t).tolist(), "validation": np.sort(v).tolist()} for t, v in folds],
+        "test": np.sort(test),
+        "development": np.sort(development),
+        "folds": [{"train": np.sort(t), "validation": np.sort(v)} for t, v in folds],
     }
+
+
+def write_split(split: dict, root=".") -> None:
+    """A split as data/split/split.json (the protocol and each part's size, to read) and indices.npz (each part's
+    row numbers, 8 bytes each before compression, where JSON took a Python object per row to write and to read)."""
+    sizes = {"test": len(split["test"]), "development": len(split["development"]),
+             "folds": [{name: len(fold[name]) for name in ("train", "validation")} for fold in split["folds"]]}
+    arrays = {"test": split["test"], "development": split["development"]}
+    for number, fold in enumerate(split["folds"]):
+        arrays.update({f"fold{number}_{name}": fold[name] for name in ("train", "validation")})
+    with atomic_dir(Path(root) / paths.SPLIT_DIR) as folder:
+        write_json(folder / Path(paths.SPLIT).name,
+                   {**{k: v for k, v in split.items() if k not in arrays and k != "folds"}, "examples": sizes})
+        write_npz(folder / Path(paths.SPLIT_INDICES).name, compress=True,
+                  **{name: np.asarray(indices, dtype=np.int64) for name, indices in arrays.items()})
+
+
+def read_split(root=".") -> dict:
+    """The split write_split wrote: its protocol, and each part's row numbers as an int64 array."""
+    split = read_json(Path(root) / paths.SPLIT)
+    arrays = read_npz(Path(root) / paths.SPLIT_INDICES, None)
+    sizes = split.pop("examples", None)
+    if sizes is None or any(f"fold{k}_{name}" not in arrays for k in range(len(sizes["folds"]))
+                            for name in ("train", "validation")) or not {"test", "development"} <= set(arrays):
+        raise PipelineError(f"{paths.SPLIT_DIR} does not hold a split as this version writes it: rebuild it with "
+                            "`dvc repro split`")
+    return {**split, "test": arrays["test"], "development": arrays["development"],
+            "folds": [{name: arrays[f"fold{k}_{name}"] for name in ("train", "validation")}
+                      for k in range(len(sizes["folds"]))]}
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted: by sorting, which holds less memory than a hash table at 10M rows (and
+    np.unique hashes integers: 14 s for 10M)."""
+    values = np.sort(values)
+    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
 
 
 def repeat_groups(hashes: np.ndarray) -> Optional[np.ndarray]:
@@ -273,6 +310,8 @@ def sample_indices(y: np.ndarray, size: int, seed: int, stratify: bool) -> tuple
     """(sorted indices of a seeded sample of `size` of the examples, whether it is stratified); every index when
     `size` covers them all. `stratify` (classification) keeps the class proportions when can_stratify, else the
     sample is plain random: a class too rare to stratify does not stop the studies."""
+    from sklearn.model_selection import train_test_split
+
     y = np.asarray(y)
     if size >= len(y):
         return np.arange(len(y)), stratify

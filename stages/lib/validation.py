@@ -14,7 +14,7 @@ import pandas as pd
 from stages.lib.checks import HINTS, Check
 from stages.lib.drift import split_drift
 from stages.lib.kinds import kind_of
-from stages.lib.splitting import split_members, training_and_compared
+from stages.lib.splitting import distinct, split_members, training_and_compared
 from stages.lib.web_assets import make_data_docs_offline
 
 
@@ -51,16 +51,21 @@ def split_overlaps(hashes: np.ndarray, split: dict) -> pd.DataFrame:
     rows = []
     for fold in sorted({m[0] for m in members if m[0] is not None}):
         parts = test + [m for m in members if m[0] == fold]
-        frame = pd.concat([pd.DataFrame({"hash": hashes[idx], "split": name}) for _, name, idx in parts])
-        pairs = frame.drop_duplicates().sort_values(["hash", "split"], kind="stable")
-        n_splits = pairs.groupby("hash", sort=True)["split"].transform("size")
-        alone = pairs[n_splits == 1].groupby("split", sort=False).size()
-        shared = pairs[n_splits > 1].groupby("hash", sort=True)["split"].agg(",".join)
+        names = np.array([name for _, name, _ in parts], dtype=object)
+        contents = [distinct(hashes[indices]) for _, _, indices in parts]  # each part's contents once
+        every, part = np.concatenate(contents), np.repeat(np.arange(len(parts)), [len(c) for c in contents])
+        order = np.argsort(every, kind="stable")
+        repeated = every[order][1:] == every[order][:-1]
+        in_two = np.zeros(len(every), dtype=bool)  # a content in two parts or more
+        in_two[order[1:][repeated]] = in_two[order[:-1][repeated]] = True
+        pairs = pd.DataFrame({"hash": every[in_two], "split": names[part[in_two]]}).sort_values(["hash", "split"])
+        shared = pairs.groupby("hash", sort=True)["split"].agg(",".join)
+        alone = np.bincount(part[~in_two], minlength=len(parts))
         rows.append(pd.DataFrame({"fold": str(fold), "hash": [_shown(h) for h in shared.index],
                                   "splits": shared.values, "n_splits": shared.str.count(",").to_numpy() + 1,
                                   "contents": 1}))
-        rows.append(pd.DataFrame({"fold": str(fold), "hash": None, "splits": alone.index,
-                                  "n_splits": 1, "contents": alone.to_numpy()}))
+        rows.append(pd.DataFrame({"fold": str(fold), "hash": None, "splits": names[alone > 0],
+                                  "n_splits": 1, "contents": alone[alone > 0]}))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -80,12 +85,13 @@ def arrow_of_time(time: np.ndarray, split: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def out_of_range(names: list, values: np.ndarray, split: dict) -> pd.DataFrame:
-    """Per fold, compared split and feature: the share of its values outside the training data's range."""
+def out_of_range(names: list, values: list, split: dict) -> pd.DataFrame:
+    """Per fold, compared split and feature: the share of its values outside the training data's range
+    (`values`: one array per name)."""
     rows = []
     for fold, name, train, other in training_and_compared(split):
         for column, feature in enumerate(names):
-            reference, compared = values[train, column], values[other, column]
+            reference, compared = values[column][train], values[column][other]
             reference, compared = reference[np.isfinite(reference)], compared[np.isfinite(compared)]
             share = 0.0
             if len(reference) and len(compared):
@@ -102,10 +108,10 @@ def time_index_columns(x: pd.DataFrame, numeric: list, time_column: str) -> pd.D
     """Per numeric column: does it, ordered by time, hold whole numbers that only go one way, stepping by the
     same amount between most rows? That is a row id or counter: it encodes the time order and nothing else.
     A trending real series (population, spending) steps irregularly and is not one."""
-    ordered = x.iloc[np.argsort(x[time_column].to_numpy(), kind="stable")]
+    order = np.argsort(x[time_column].to_numpy(), kind="stable")
     rows = []
-    for name in numeric:
-        values = ordered[name].to_numpy(dtype=np.float64)
+    for name in numeric:  # a column at a time, not a reordered copy of the table
+        values = x[name].to_numpy(dtype=np.float64)[order]
         steps = np.diff(values)
         step, share = 0.0, 0.0
         whole = len(steps) > 0 and np.isfinite(values).all() and np.array_equal(values, np.round(values))
@@ -129,7 +135,7 @@ def _enforced(enforce: bool, hint: str) -> dict:
     return {"severity": "warning", "notes": HINTS[f"{hint}_reported"]}
 
 
-def _time_checks(raw: dict, x, split: dict, names: list, values: np.ndarray, settings) -> list:
+def _time_checks(raw: dict, x, split: dict, names: list, values: list, settings) -> list:
     """A time-ordered table: the arrow of time, counters that encode it, and values beyond the training range."""
     import great_expectations.expectations as gxe
 

@@ -65,7 +65,7 @@ class Kind:
 
     # validate and monitor
     def drift_features(self, x, columns: Optional[dict]) -> tuple:
-        """(names, float64 matrix) of the numbers whose drift is measured, one column per name."""
+        """(names, columns): the numbers whose drift is measured, one float64 array per name."""
         raise NotImplementedError
 
     def drift_categories(self, x, columns: Optional[dict]) -> dict:

@@ -72,7 +72,7 @@ class Images(Kind):
 
     def drift_features(self, x, columns):
         flat = x.reshape(len(x), -1).astype(np.float64)
-        return [f"f{i}" for i in range(flat.shape[1])], flat
+        return [f"f{i}" for i in range(flat.shape[1])], list(flat.T)
 
     def preprocessor(self, raw, vectorize, imdb_encoding):
         return ImageFeatures(vectorize.normalization)

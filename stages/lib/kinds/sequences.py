@@ -79,7 +79,7 @@ class TokenSequences(Kind):
         ], ["example"])
 
     def drift_features(self, x, columns):
-        return ["length"], x.lengths.reshape(-1, 1).astype(np.float64)
+        return ["length"], [x.lengths.astype(np.float64)]
 
     def preprocessor(self, raw, vectorize, imdb_encoding):
         return MultiHotSequences(imdb_encoding.num_words)

@@ -310,7 +310,8 @@ class Table(Kind):
         ], ["feature"])]
 
     def drift_features(self, x, columns):
-        return columns["numeric"], x[columns["numeric"]].to_numpy(dtype=np.float64)
+        # each column as it is stored (float64: no copy), not a matrix copy of them all
+        return columns["numeric"], [x[name].to_numpy(dtype=np.float64, na_value=np.nan) for name in columns["numeric"]]
 
     def drift_categories(self, x, columns):
         return {column: fill_missing(x[column]).to_numpy() for column in columns["categorical"]}

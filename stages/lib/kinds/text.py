@@ -95,7 +95,7 @@ class Texts(Kind):
         ], ["example"])
 
     def drift_features(self, x, columns):
-        return ["length"], np.array([len(str(t).split()) for t in x]).reshape(-1, 1).astype(np.float64)
+        return ["length"], [np.array([len(str(t).split()) for t in x], dtype=np.float64)]
 
     def preprocessor(self, raw, vectorize, imdb_encoding):
         text = vectorize.text
