@@ -132,7 +132,7 @@ def test_every_stage_runs_on_the_corpus_item(item, tmp_path, tmp_path_factory):
     assert low <= score <= high and low < high
     assert (f"test_{metric}_seed_std" in evaluation) == (item.name in TWO_SEEDS)
     predictions = pd.read_csv(repo / paths.TEST_PREDICTIONS)
-    assert predictions["example"].tolist() == read_split(repo)["test"]
+    assert predictions["example"].tolist() == read_split(repo)["test"].tolist()
     recorded = json.loads((repo / paths.ENVIRONMENT).read_text())
     assert {"evaluate", "export", "optimize", "studies"} <= set(recorded["stages"])
     assert (repo / paths.EXPORT_DIR / "signature.json").exists()

@@ -168,3 +168,12 @@ def test_the_saved_model_is_checked_batch_by_batch_on_every_row(tmp_path, monkey
     shuffled = expected[::-1]  # a row out of place would show as a gap
     assert export_module.output_gaps(tmp_path, keras.models.load_model(tmp_path / "model.keras"), inputs,
                                      shuffled)["saved_model"] > 1e-3
+
+
+@pytest.mark.parametrize("normalization", ["standard", "minmax"])
+def test_a_table_of_categories_only_is_vectorized_and_exported(tmp_path, normalization):
+    x, y = table(60, 6)[["city"]], np.random.default_rng(6).integers(0, 3, 60)
+    preprocessor = TableFeatures([], ["city"], normalization, "median", 5)
+    signature, inputs, _, gaps = export(tmp_path, preprocessor, x, y, {"kind": "table"})
+    assert max(gaps.values()) < 1e-5 and preprocessor.statistics()["scaler"]["kind"] == normalization
+    assert preprocessor.transform(x).shape == (60, 4)  # lyon, missing, nice, paris

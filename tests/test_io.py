@@ -249,3 +249,21 @@ def test_a_parquet_file_is_read_a_column_at_a_time_as_pandas_reads_it(tmp_path):
     as_categories = read_parquet(tmp_path / "t.parquet", ["city", "n"], strings_as_categories=True)
     assert list(as_categories.columns) == ["city", "n"] and as_categories["city"].dtype == "category"
     assert as_categories["city"].astype("string").tolist()[:2] == ["a", pd.NA]
+
+
+def test_a_parquet_file_of_any_column_names_is_read_as_pandas_reads_it_a_few_columns_at_a_time(tmp_path, monkeypatch):
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from stages.lib import io
+    from stages.lib.errors import PipelineError
+
+    frame = pd.DataFrame(np.arange(40.0).reshape(10, 4))  # integer column labels
+    frame[4] = ["a", "b"] * 5
+    frame.to_parquet(tmp_path / "numbers.parquet")
+    monkeypatch.setattr(io, "PARQUET_BATCH_BYTES", 8 * 10 * 2)  # two columns at a time
+    pd.testing.assert_frame_equal(io.read_parquet(tmp_path / "numbers.parquet"), pd.read_parquet(tmp_path / "numbers.parquet"))
+    pq.write_table(pa.table([[1], [2], [3]], names=["a", "a", "y"]), tmp_path / "repeated.parquet")
+    with pytest.raises(PipelineError, match=r"repeated\.parquet has repeated column name\(s\) \['a'\]"):
+        io.read_parquet(tmp_path / "repeated.parquet")

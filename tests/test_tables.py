@@ -597,3 +597,11 @@ def test_a_regression_target_with_one_value_in_a_split_stops_split(project, defa
     with pytest.raises(PipelineError, match="the test split holds 20 example\\(s\\) with a single target value"):
         split.main()
     assert not (project / paths.SPLIT).exists()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_dates_named_as_categories_are_the_same_strings_from_a_csv_and_a_parquet_file(project, default_params, suffix):
+    frame = small_table().assign(opened=pd.to_datetime(["2020-01-01", "2021-06-30"] * 20))
+    run_collect(project, default_params, frame, suffix=suffix, categorical=["opened"])
+    x, _ = read_raw()
+    assert sorted(x["opened"].astype("string").unique()) == ["2020-01-01", "2021-06-30"]

@@ -48,14 +48,14 @@ def flatten(x: np.ndarray, what: str) -> np.ndarray:
     return flat
 
 
+SCALER_STATISTICS = {"standard": ["mean", "scale"], "minmax": ["data_min", "data_max", "scale", "min"], "none": []}
+
+
 def scaler_statistics(scaler, kind: str) -> dict:
-    """The fitted statistics, so that anyone (and the serving layers) can apply the same transform."""
-    if kind == "standard":
-        return {"kind": kind, "mean": scaler.mean_, "scale": scaler.scale_}
-    if kind == "minmax":
-        return {"kind": kind, "data_min": scaler.data_min_, "data_max": scaler.data_max_,
-                "scale": scaler.scale_, "min": scaler.min_}
-    return {"kind": kind}
+    """The fitted statistics, so that anyone (and the serving layers) can apply the same transform; a scaler of
+    no columns (None: a table of categories only) has empty ones."""
+    return {"kind": kind, **{name: [] if scaler is None else getattr(scaler, f"{name}_")
+                             for name in SCALER_STATISTICS[kind]}}
 
 
 def affine(scaler: dict, width: int) -> tuple:

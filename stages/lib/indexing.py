@@ -29,7 +29,7 @@ class Vocabulary:
         values, counts = [str(v) for v in column.cat.categories[present]], counts[present]
         rare = np.zeros(len(values), dtype=bool)
         if self.max_categories is not None and self.max_categories <= len(values):
-            # scikit-learn's rule: the max_categories - 1 most frequent, ties to the earlier value
+            # scikit-learn's rule: the max_categories - 1 most frequent; of tied values, the later ones are kept
             order = np.argsort(counts, kind="mergesort")
             rare[order if self.max_categories == 1 else order[:-(self.max_categories - 1)]] = True
         self.values = [v for v, r in zip(values, rare) if not r]

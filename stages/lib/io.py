@@ -212,29 +212,37 @@ def row_blocks(indices, rows: int = 2**18):
     return [indices[start:start + rows] for start in range(0, len(indices), rows)] or [indices[:0]]
 
 
+# read_parquet converts at most this much of a table at a time (8 bytes a value), beside the frame it builds
+PARQUET_BATCH_BYTES = 64 << 20
+
+
 def read_parquet(path, columns=None, strings_as_categories: bool = False):
-    """A parquet file as a pandas frame (only `columns`, when named), read a column at a time, so that Arrow's
-    copy of one column (freed once converted) is all that is held besides the frame; with strings_as_categories,
+    """A parquet file as a pandas frame (only `columns`, when named), converted a few columns at a time, so that
+    Arrow's copy of them (freed once converted) is all that is held besides the frame; with strings_as_categories,
     its string columns as pandas categoricals (a small code per row, each value once), not a string per row."""
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
+    repeated = sorted({name for name in schema.names if schema.names.count(name) > 1})
+    if repeated:
+        raise PipelineError(f"{path} has repeated column name(s) {repeated}: give every column its own name")
     index = [c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)]
     names = [name for name in schema.names if name not in index] if columns is None else list(columns)
-    frame = None
-    for name in names:
-        field = schema.field(name)
-        dictionary = strings_as_categories and (pa.types.is_string(field.type) or pa.types.is_large_string(field.type))
-        table = pq.read_table(path, columns=[name], read_dictionary=[name] if dictionary else None)
-        column = table.to_pandas(self_destruct=True)[name]
+    strings = [field.name for field in schema if strings_as_categories and field.name in names
+               and (pa.types.is_string(field.type) or pa.types.is_large_string(field.type))]
+    parquet = pq.ParquetFile(path, read_dictionary=strings or None)
+    per_batch = max(1, PARQUET_BATCH_BYTES // max(1, 8 * parquet.metadata.num_rows))
+    parts = []
+    for start in range(0, len(names), per_batch):
+        table = parquet.read(columns=names[start:start + per_batch])
+        parts.append(table.to_pandas(self_destruct=True, split_blocks=True))
         del table
         pa.default_memory_pool().release_unused()  # Arrow's pool keeps what it freed unless told
-        if frame is None:
-            frame = pd.DataFrame(index=column.index)
-        frame[name] = column  # copy-on-write: the converted column is not copied
-    return frame if frame is not None else pd.read_parquet(path, columns=columns)
+    if not parts:
+        return pd.read_parquet(path, columns=columns)
+    return pd.concat(parts, axis=1) if len(parts) > 1 else parts[0]  # copy-on-write: no copy
 
 
 def write_parquet(path, frame) -> None:

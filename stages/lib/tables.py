@@ -81,8 +81,8 @@ def _require_columns(frame: pd.DataFrame, names: list, path, key: str) -> None:
 def _as_numbers(column: pd.Series) -> pd.Series:
     if isinstance(column.dtype, pd.CategoricalDtype):  # each value parsed once
         numbers = pd.to_numeric(pd.Series(column.cat.categories, dtype=object), errors="coerce").to_numpy(np.float64)
-        codes = column.cat.codes.to_numpy()
-        return pd.Series(np.where(codes < 0, np.nan, numbers[codes]), index=column.index, name=column.name)
+        numbers = np.append(numbers, np.nan)  # a gap's code, -1, reads the last
+        return pd.Series(numbers[column.cat.codes.to_numpy()], index=column.index, name=column.name)
     return pd.to_numeric(column, errors="coerce")
 
 
@@ -202,7 +202,8 @@ def categories(column: pd.Series) -> pd.Series:
     if _is_boolean(column):
         column = column.map({True: "true", False: "false"})
     codes, uniques = pd.factorize(column)
-    names, position = np.unique(np.array([str(value) for value in uniques], dtype=object), return_inverse=True)
+    as_strings = pd.Series(uniques).astype("string")  # as pandas writes them (a date without its time of day)
+    names, position = np.unique(np.array([str(value) for value in as_strings], dtype=object), return_inverse=True)
     codes = np.where(codes < 0, -1, position.reshape(-1)[codes] if len(names) else codes)
     return pd.Series(pd.Categorical.from_codes(codes, categories=names), index=column.index, name=column.name)
 

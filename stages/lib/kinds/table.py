@@ -83,7 +83,7 @@ class TableFeatures:
     The same features as scikit-learn's ColumnTransformer of SimpleImputer (or KNNImputer), a scaler,
     MissingIndicator and OneHotEncoder(handle_unknown="infrequent_if_exist"), with its feature names; but
     fitted a column (medians, vocabularies) or a block of rows (the scaler) at a time, never on a copy
-    of the training rows whole. The features are a scipy CSR matrix when under SPARSE_BELOW of their
+    of the training rows whole (but for KNN imputation, whose reference is the training rows' numbers). The features are a scipy CSR matrix when under SPARSE_BELOW of their
     values are non-zero (many one-hot columns), else a dense array: a 4,000-value column costs one
     stored value per row, not 4,000.
     """
@@ -118,13 +118,16 @@ class TableFeatures:
 
             self.knn = KNNImputer(n_neighbors=self.knn_neighbors, keep_empty_features=True)
             if self.numeric:  # column-major, as a frame's values are: distances tie alike, neighbours alike
-                self.knn.fit(np.asfortranarray(np.column_stack([columns[name][rows] for name in self.numeric])))
+                reference = np.empty((len(rows), len(self.numeric)), order="F")
+                for k, name in enumerate(self.numeric):
+                    reference[:, k] = columns[name][rows]
+                self.knn.fit(reference)
         else:
             medians = [np.nanmedian(values) if not np.isnan(values).all() else 0.0
                        for values in (columns[name][rows] for name in self.numeric)]
             self.medians = np.asarray(medians, dtype=np.float64)
         del columns
-        self.scaler = make_scaler(self.normalization) if self.normalization != "none" else None
+        self.scaler = make_scaler(self.normalization) if self.normalization != "none" and self.numeric else None
         for block in row_blocks(rows) if self.scaler is not None else []:
             self.scaler.partial_fit(self._impute(self._numbers(x.iloc[block])))
         self.vocabularies = {name: Vocabulary(self.max_categories).fit(fill_missing(x[name].iloc[rows]))
