@@ -223,6 +223,10 @@ def test_a_split_is_written_as_sizes_to_read_and_row_numbers_in_an_npz(tmp_path)
     (tmp_path / paths.SPLIT_INDICES).unlink()
     with pytest.raises(PipelineError, match="indices.npz is missing"):
         read_split(tmp_path)
+    (tmp_path / paths.SPLIT).write_text(json.dumps(as_lists(split)))  # as split.json was before indices.npz
+    with pytest.raises(PipelineError, match=r"data/split does not hold a split as this version writes it: rebuild "
+                                            r"it with `dvc repro split`"):
+        read_split(tmp_path)
 
 
 def test_distinct_values_are_sorted_once_each():

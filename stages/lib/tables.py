@@ -204,7 +204,7 @@ def categories(column: pd.Series) -> pd.Series:
     codes, uniques = pd.factorize(column)
     as_strings = pd.Series(uniques).astype("string")  # as pandas writes them (a date without its time of day)
     names, position = np.unique(np.array([str(value) for value in as_strings], dtype=object), return_inverse=True)
-    codes = np.where(codes < 0, -1, position.reshape(-1)[codes] if len(names) else codes)
+    codes = np.append(position.reshape(-1), -1)[codes]  # a gap's code, -1, reads the last: still a gap
     return pd.Series(pd.Categorical.from_codes(codes, categories=names), index=column.index, name=column.name)
 
 

@@ -55,7 +55,8 @@ def split_overlaps(hashes: np.ndarray, split: dict) -> pd.DataFrame:
         contents = [distinct(hashes[indices]) for _, _, indices in parts]  # each part's contents once
         every, part = np.concatenate(contents), np.repeat(np.arange(len(parts)), [len(c) for c in contents])
         order = np.argsort(every, kind="stable")
-        repeated = every[order][1:] == every[order][:-1]
+        ordered = every[order]
+        repeated = ordered[1:] == ordered[:-1]
         in_two = np.zeros(len(every), dtype=bool)  # a content in two parts or more
         in_two[order[1:][repeated]] = in_two[order[:-1][repeated]] = True
         pairs = pd.DataFrame({"hash": every[in_two], "split": names[part[in_two]]}).sort_values(["hash", "split"])

@@ -23,6 +23,12 @@ KNN_NOT_SERVABLE = ("export of vectorize.imputation: knn is not supported: KNN i
                     "at serving time; set vectorize.imputation: median")
 
 
+def dense_one_hot(widths: list, other_columns: int) -> bool:
+    """Whether features of `other_columns` numbers and one-hot blocks of `widths` columns are dense: a row's
+    non-zeros (one per column and block) at least SPARSE_BELOW of its width, as scikit-learn's sparse_threshold."""
+    return other_columns + len(widths) >= SPARSE_BELOW * (other_columns + sum(widths))
+
+
 def index_threshold(index_above, widths: list, other_columns: int):
     """The number of values above which a categorical column is indexed (None: none is), for
     vectorize.index_above; `widths`: each categorical column's one-hot columns, `other_columns`: the numeric and
@@ -31,9 +37,8 @@ def index_threshold(index_above, widths: list, other_columns: int):
     if index_above != "auto":
         return index_above
 
-    def dense(threshold) -> bool:  # a row's non-zeros (one per column) against its width
-        width = other_columns + sum(w if threshold is None or w <= threshold else 1 for w in widths)
-        return other_columns + len(widths) >= SPARSE_BELOW * width
+    def dense(threshold) -> bool:  # an indexed column is one column
+        return dense_one_hot([w if threshold is None or w <= threshold else 1 for w in widths], other_columns)
 
     if dense(None):
         return None
@@ -83,9 +88,9 @@ class TableFeatures:
     The same features as scikit-learn's ColumnTransformer of SimpleImputer (or KNNImputer), a scaler,
     MissingIndicator and OneHotEncoder(handle_unknown="infrequent_if_exist"), with its feature names; but
     fitted a column (medians, vocabularies) or a block of rows (the scaler) at a time, never on a copy
-    of the training rows whole (but for KNN imputation, whose reference is the training rows' numbers). The features are a scipy CSR matrix when under SPARSE_BELOW of their
-    values are non-zero (many one-hot columns), else a dense array: a 4,000-value column costs one
-    stored value per row, not 4,000.
+    of the training rows whole (but for KNN imputation, whose reference is the training rows' numbers).
+    The features are a scipy CSR matrix when under SPARSE_BELOW of their values are non-zero (many
+    one-hot columns), else a dense array: a 4,000-value column costs one stored value per row, not 4,000.
     """
 
     def __init__(self, numeric: list, categorical: list, normalization: str, imputation: str, knn_neighbors: int,
@@ -109,24 +114,27 @@ class TableFeatures:
 
         rows = np.arange(len(x)) if rows is None else np.asarray(rows)
         self.rows = len(rows)  # the rows KNN imputation searches at transform time
-        columns = {name: x[name].to_numpy(dtype=np.float64, na_value=np.nan) for name in self.numeric}
         # A 0/1 column per numeric column with gaps in training. A column missing in every training row (a
         # mostly empty column in a small fold) is kept and filled with 0, so that every fold has the same features.
-        self.indicated = [name for name in self.numeric if np.isnan(columns[name][rows]).any()]
-        if self.imputation == "knn":
+        # KNN's reference is column-major, as a frame's values are: distances tie alike, neighbours alike.
+        reference = np.empty((len(rows), len(self.numeric)), order="F") if self.imputation == "knn" else None
+        self.indicated, medians = [], []
+        for k, name in enumerate(self.numeric):
+            values = x[name].to_numpy(dtype=np.float64, na_value=np.nan)[rows]
+            gaps = np.isnan(values)
+            if gaps.any():
+                self.indicated.append(name)
+            if reference is not None:
+                reference[:, k] = values
+            else:
+                medians.append(0.0 if gaps.all() else np.nanmedian(values))
+        if reference is not None:
             from sklearn.impute import KNNImputer
 
             self.knn = KNNImputer(n_neighbors=self.knn_neighbors, keep_empty_features=True)
-            if self.numeric:  # column-major, as a frame's values are: distances tie alike, neighbours alike
-                reference = np.empty((len(rows), len(self.numeric)), order="F")
-                for k, name in enumerate(self.numeric):
-                    reference[:, k] = columns[name][rows]
+            if self.numeric:
                 self.knn.fit(reference)
-        else:
-            medians = [np.nanmedian(values) if not np.isnan(values).all() else 0.0
-                       for values in (columns[name][rows] for name in self.numeric)]
-            self.medians = np.asarray(medians, dtype=np.float64)
-        del columns
+        self.medians = np.asarray(medians, dtype=np.float64)
         self.scaler = make_scaler(self.normalization) if self.normalization != "none" and self.numeric else None
         for block in row_blocks(rows) if self.scaler is not None else []:
             self.scaler.partial_fit(self._impute(self._numbers(x.iloc[block])))
@@ -138,11 +146,9 @@ class TableFeatures:
         self.indexed = [name for name in self.categorical if threshold is not None and widths[name] > threshold]
         self.index_threshold = threshold
         self.one_hot = [name for name in self.categorical if name not in self.indexed]
-        one_hot_width = sum(widths[name] for name in self.one_hot)
-        # scikit-learn's sparse_threshold: each training row has one non-zero per one-hot column (and numbers
-        # count as non-zero); indexed features are dense.
+        # indexed features are dense; one-hot ones are sparse under SPARSE_BELOW of non-zeros
         self.sparse = bool(self.one_hot) and not self.indexed and \
-            other + len(self.one_hot) < SPARSE_BELOW * (other + one_hot_width)
+            not dense_one_hot([widths[name] for name in self.one_hot], other)
         return self
 
     def feature_names(self) -> list:
