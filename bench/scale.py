@@ -2,7 +2,7 @@
 through the stages, one at a time; each stage's wall seconds and peak memory, the data's size on disk,
 and how time and memory grow with the rows.
 
-    python bench/scale.py --rows 100000 1000000 10000000 [--binary] [--through STAGE] [--keep FOLDER]
+    python bench/scale.py --rows 100000 1000000 10000000 [--binary] [--through STAGE] [--keep FOLDER] [--epochs N]
 
 For each size a Parquet file is generated in chunks (never more than CHUNK_ROWS rows in memory; each
 chunk seeded from (seed, chunk index), so a size's file is the same on every machine): a departure
@@ -24,6 +24,10 @@ log(t2/t1) / log(n2/n1), 1 for linear in the rows, for seconds and for peak RSS.
 The issue's goals: 1M rows, the whole `dvc repro` within 20 minutes; 10M rows, collect to vectorize
 (`--through vectorize`) within 5 minutes; every stage's peak RSS within 2 GB; data/features at most
 4 x data/raw. --keep FOLDER runs in FOLDER/rows-N and keeps the clones; otherwise they are temporary.
+--epochs N caps every training at N epochs (overfit, regularize, studies, optimize's fine-tuning): at
+10 million rows the whole protocol trains for hours, and a stage's memory does not grow with its epochs
+(training reads its features a block at a time), so `--rows 10000000 --epochs 1` measures every stage's
+peak RSS and an epoch's time in well under an hour.
 Under UWF_BENCH_TINY=1 the pipeline's params are tiny (collect.limit 300 whatever the rows: the
 figures mean nothing) but the table's stay.
 """
@@ -198,20 +202,36 @@ def mb(size) -> str:
     return "absent" if size is None else f"{size / 2**20:.1f} MB"
 
 
-def measure(repo: Path, rows: int, binary: bool, through, kept: bool = True) -> dict:
-    """Generate, clone, run the stages; print this size's table; return its figures."""
+def checkout_params() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def scale_params(binary: bool, epochs=None) -> dict:
+    """The params' changes for a run: SCALE_PARAMS, for --binary with BINARY_CHANGES, with --epochs every
+    training's epochs capped (fine-tuning included)."""
     params = SCALE_PARAMS
     if binary:
         params = merged(merged(params, BINARY_CHANGES), TINY_BINARY_CHANGES if tiny() else {})
-    fresh_clone(repo, params)
+    if epochs is not None:
+        params = merged(params, {"overfit": {"epochs": min(epochs, params["overfit"]["epochs"])},
+                                 "regularize": {"epochs": min(epochs, params["regularize"]["epochs"])},
+                                 "studies": {"table": {"epochs": min(epochs, params["studies"]["table"]["epochs"])}},
+                                 "optimize": {"fine_tune_epochs": min(epochs, checkout_params()["optimize"]["fine_tune_epochs"])}})
+    return params
+
+
+def measure(repo: Path, rows: int, binary: bool, through, kept: bool = True, epochs=None) -> dict:
+    """Generate, clone, run the stages; print this size's table; return its figures."""
+    fresh_clone(repo, scale_params(binary, epochs))
     run(repo, *DVC, "config", "--local", "cache.type", CACHE_TYPE)  # as the README advises for large data
     start = time.perf_counter()
     write_flights(repo / TABLE, rows, binary)
     generated = time.perf_counter() - start
     stages = stage_order(repo, through)
     target = BINARY_TARGET if binary else TARGET
+    capped = f" (epochs capped at {epochs}: a check of time and memory, not a model)" if epochs is not None else ""
     print(f"{rows:,} rows ({'binary ' + target if binary else target}): {TABLE} {mb((repo / TABLE).stat().st_size)}, "
-          f"generated in {generated:.1f} s; {len(stages)} stages in {repo}{' (tiny params)' if tiny() else ''}",
+          f"generated in {generated:.1f} s; {len(stages)} stages in {repo}{' (tiny params)' if tiny() else ''}{capped}",
           flush=True)
     print(f"  {'stage':<14} {'seconds':>8} {'peak RSS MB':>12}")
     figures = {"rows": rows, "stages": {}}
@@ -272,7 +292,12 @@ def main() -> None:
     parser.add_argument("--binary", action="store_true", help="a binary target (delayed > 15 min) instead of the delay")
     parser.add_argument("--through", metavar="STAGE", help="the last stage to run (default: every stage)")
     parser.add_argument("--keep", type=Path, metavar="FOLDER", help="run in FOLDER/rows-N and keep the clones")
+    parser.add_argument("--epochs", type=int, metavar="N",
+                        help="cap every training at N epochs: each stage's memory and an epoch's time at a size "
+                             "whose full training would take hours (the scores mean little)")
     args = parser.parse_args()
+    if args.epochs is not None and args.epochs < 1:
+        parser.error("--epochs: at least 1")
     if min(args.rows) < 100:
         parser.error("--rows: at least 100 rows each")
     stages = list(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"])
@@ -288,10 +313,10 @@ def main() -> None:
         if args.keep:
             repo = (args.keep / f"rows-{n}").resolve()
             repo.mkdir()
-            results.append(measure(repo, n, args.binary, args.through))
+            results.append(measure(repo, n, args.binary, args.through, epochs=args.epochs))
             continue
         with tempfile.TemporaryDirectory() as folder:
-            results.append(measure(Path(folder), n, args.binary, args.through, kept=False))
+            results.append(measure(Path(folder), n, args.binary, args.through, kept=False, epochs=args.epochs))
     print_growth(results)
 
 

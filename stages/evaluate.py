@@ -19,7 +19,7 @@ from stages.lib.evaluation import (check_beats_baseline, check_skill, predict_cl
 from stages.lib.intervals import score_intervals, with_interval, with_intervals
 from stages.lib.io import read_json, write_csv, write_json
 from stages.lib.kinds import example_times
-from stages.lib.models import fit_candidate, load_model
+from stages.lib.models import fit_candidate, load_model, predict
 from stages.lib.paired import compare_models
 from stages.lib.params import load_params
 from stages.lib.plots import learning_curves_png, predictions_png
@@ -36,7 +36,7 @@ def seed_spread(task: Task, params, development, x_test, y_test, first: dict) ->
         print(f"evaluate: retraining '{candidate['name']}' with seed {params.seed + extra}")
         model = fit_candidate(task, development, candidate, params.regularize, params.seed + extra, verbose=0,
                               indexed=read_indexed())
-        runs.append(task_scores(task, y_test, model.predict(x_test, verbose=0)))
+        runs.append(task_scores(task, y_test, predict(model, x_test)))
     spread = {}
     for metric in first:
         values = np.array([run[metric] for run in runs])
@@ -55,8 +55,8 @@ def main() -> None:
     split = read_split()
     development_times = example_times()[split["development"]] if split["time_ordered"] else None
     outputs = {
-        "regularized": load_model(f"{paths.REGULARIZED_DIR}/model.keras").predict(x_test, verbose=0),
-        "overfit": load_model(paths.OVERFIT_MODEL).predict(x_test, verbose=0),
+        "regularized": predict(load_model(f"{paths.REGULARIZED_DIR}/model.keras"), x_test),
+        "overfit": predict(load_model(paths.OVERFIT_MODEL), x_test),
         "baseline": baseline_output(task, fit_baseline(task, strategy, *development, params.seed, development_times),
                                     x_test),
     }

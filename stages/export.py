@@ -16,7 +16,7 @@ from stages.lib.export import (check_parity, inference_model, load_preprocessing
                                write_export)
 from stages.lib.io import atomic_dir, read_json, write_json
 from stages.lib.kinds import kind_of, read_raw
-from stages.lib.models import load_model
+from stages.lib.models import load_model, predict
 from stages.lib.params import load_params
 from stages.lib.splitting import read_split
 from stages.lib.task import read_task
@@ -40,7 +40,7 @@ def main() -> None:
     trained = load_model(f"{paths.REGULARIZED_DIR}/model.keras")
     model, signature = inference_model(preprocessing, trained, statistics, manifest, task)
     signature["model_name"] = params.export.model_name
-    expected = trained.predict(read_features("test")[0], verbose=0)
+    expected = predict(trained, read_features("test")[0])
     test_inputs = raw_batch(kind.take(x, split["test"]), signature["input"])
     with atomic_dir(paths.EXPORT_DIR) as tmp:
         write_export(tmp, model, signature)

@@ -9,8 +9,8 @@ from stages.lib.errors import run_stage
 from stages.lib.evaluation import fold_summary, task_scores, tie_breaker
 from stages.lib.intervals import cross_validated_intervals, with_interval
 from stages.lib.io import atomic_dir, save_keras_model, write_csv, write_json
-from stages.lib.models import (best_epoch, final_epochs, fit_candidate, fit_mlp, mean_history, select_candidate,
-                               stopping_metric)
+from stages.lib.models import (best_epoch, final_epochs, fit_candidate, fit_mlp, mean_history, predict,
+                               select_candidate, stopping_metric)
 from stages.lib.parallel import parallel_map
 from stages.lib.params import load_params
 from stages.lib.task import read_task
@@ -27,7 +27,7 @@ def cross_validate(task, candidate, settings, seed) -> tuple:
         model, history = fit_mlp(task, read_features("train", k), validation, settings, seed, candidate.units,
                                  l1=candidate.l1, l2=candidate.l2, dropout=candidate.dropout,
                                  patience=candidate.early_stopping_patience, verbose=0, indexed=read_indexed(k))
-        outputs.append((validation[1], model.predict(validation[0], verbose=0)))
+        outputs.append((validation[1], predict(model, validation[0])))
         scores.append({**task_scores(task, *outputs[-1]), "epochs_trained": len(history)})
         best_epochs.append(best_epoch(history, stopping_metric(task)))
         histories.append(history)

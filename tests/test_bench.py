@@ -173,11 +173,12 @@ def test_real_data_stage_by_stage():
 
 @pytest.mark.pipeline
 def test_scale_on_two_sizes_through_vectorize():
-    output = bench("scale.py", "--rows", "2000", "3000", "--through", "vectorize")
+    output = bench("scale.py", "--rows", "2000", "3000", "--through", "vectorize", "--epochs", "2")
     stages = ("collect", "split", "validate", "vectorize")
     per_size = [
         (rf"{rows} rows \(dep_delay\): data/flights\.parquet {NUMBER} MB, generated in {NUMBER} s; 4 stages in \S+ "
-         r"\(tiny params\)", r"  stage +seconds +peak RSS MB",
+         r"\(tiny params\) \(epochs capped at 2: a check of time and memory, not a model\)",
+         r"  stage +seconds +peak RSS MB",
          *(rf"  {stage} +{NUMBER} +\d+" for stage in stages), rf"  collect to vectorize {NUMBER} s",
          rf"  all 4 stages {NUMBER} s; highest peak RSS \d+ MB \(\w+; goal <= 2048 MB\)", rf"  data/raw {NUMBER} MB",
          rf"  data/features {NUMBER} MB \({NUMBER} x data/raw\)",
@@ -192,18 +193,31 @@ def test_scale_on_two_sizes_through_vectorize():
     assert "-0.00" not in output
 
 
-def test_scale_refuses_too_few_rows_and_an_unknown_stage():
+def test_scale_refuses_too_few_rows_an_unknown_stage_and_no_epochs():
     result = run_bench("scale.py", "--rows", "2000", "10")
     assert result.returncode == 2 and result.stderr.strip().endswith("error: --rows: at least 100 rows each")
     result = run_bench("scale.py", "--rows", "2000", "--through", "vectorise")
     assert result.returncode == 2
     assert "error: --through: unknown stage 'vectorise': choose from check_params, collect, " in result.stderr
+    result = run_bench("scale.py", "--rows", "2000", "--epochs", "0")
+    assert result.returncode == 2 and "--epochs: at least 1" in result.stderr
 
 
 def test_scale_refuses_a_keep_folder_that_is_not_empty(tmp_path):
     (tmp_path / "something").write_text("")
     result = run_bench("scale.py", "--rows", "2000", "--keep", str(tmp_path))
     assert result.returncode == 1 and result.stderr.strip() == f"{tmp_path} is not empty: give a new or empty folder"
+
+
+def test_scale_caps_every_training_at_epochs(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    scale = load_bench_module("scale")
+    assert scale.scale_params(binary=False) == scale.SCALE_PARAMS
+    capped = scale.scale_params(binary=True, epochs=1)
+    assert capped["task"]["problem"] == "classification"
+    assert (capped["overfit"]["epochs"], capped["regularize"]["epochs"], capped["studies"]["table"]["epochs"],
+            capped["optimize"]["fine_tune_epochs"]) == (1, 1, 1, 1)
+    assert scale.scale_params(binary=False, epochs=1000)["overfit"]["epochs"] == scale.SCALE_PARAMS["overfit"]["epochs"]
 
 
 def test_scale_table_is_seeded_chunked_and_time_ordered(tmp_path, monkeypatch):

@@ -12,7 +12,6 @@ import pytest
 
 from stages.lib.errors import PipelineError
 from stages.lib.io import (
-    RowBlocks,
     atomic_dir,
     atomic_path,
     read_json,
@@ -22,6 +21,7 @@ from stages.lib.io import (
     save_keras_model,
     write_json,
     write_npz,
+    write_npz_members,
 )
 from tests.conftest import ROOT
 
@@ -67,14 +67,18 @@ def test_compressed_npz_is_byte_identical_smaller_and_readable_by_numpy(tmp_path
     np.testing.assert_array_equal(read_npz(tmp_path / "a.npz", ["indices"])["indices"], indices)
 
 
-def test_an_array_written_block_by_block_is_the_same_file_as_written_whole(tmp_path):
+def test_npz_members_are_written_as_they_come_and_a_failure_leaves_no_file(tmp_path):
     x = np.random.default_rng(0).normal(size=(1000, 7)).astype(np.float32)
-    write_npz(tmp_path / "whole.npz", compress=True, x=x, y=np.arange(1000))
-    blocks = (x[start:start + 300] for start in range(0, 1000, 300))  # 300, 300, 300, 100 rows
-    write_npz(tmp_path / "blocks.npz", compress=True, x=RowBlocks(blocks, 1000), y=np.arange(1000))
-    assert (tmp_path / "blocks.npz").read_bytes() == (tmp_path / "whole.npz").read_bytes()
-    with pytest.raises(ValueError, match="900 rows written for an array of 1000"):
-        write_npz(tmp_path / "short.npz", x=RowBlocks([x[:900]], 1000))
+    write_npz_members(tmp_path / "lazy.npz", ((name, x) for name in ("a", "b")), compress=True)
+    write_npz(tmp_path / "whole.npz", compress=True, a=x, b=x)
+    assert (tmp_path / "lazy.npz").read_bytes() == (tmp_path / "whole.npz").read_bytes()
+
+    def failing():
+        yield "a", x
+        raise ValueError("the rows ran out")
+
+    with pytest.raises(ValueError, match="the rows ran out"):
+        write_npz_members(tmp_path / "short.npz", failing())
     assert not (tmp_path / "short.npz").exists()
 
 

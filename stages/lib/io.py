@@ -6,7 +6,6 @@ killed stage never leaves a half-written file that looks complete. Temporary nam
 """
 import contextlib
 import hashlib
-import itertools
 import json
 import os
 import shutil
@@ -134,34 +133,18 @@ def read_json(path):
 COMPRESS_LEVEL = 1
 
 
-class RowBlocks:
-    """An array of `rows` rows given as consecutive blocks of rows (an iterator of arrays, at least one), for
-    write_npz to stream into its file one block at a time: the whole array is never in memory."""
-
-    def __init__(self, blocks, rows: int):
-        self.blocks, self.rows = iter(blocks), rows
-        self.first = np.asarray(next(self.blocks))
-
-    def write(self, member) -> None:
-        """The bytes np.save would write for the whole array."""
-        header = {"descr": np.lib.format.dtype_to_descr(self.first.dtype), "fortran_order": False,
-                  "shape": (self.rows, *self.first.shape[1:])}
-        np.lib.format.write_array_header_1_0(member, header)
-        written = 0
-        for block in itertools.chain([self.first], self.blocks):
-            block = np.ascontiguousarray(block, dtype=self.first.dtype)
-            member.write(block.tobytes())
-            written += len(block)
-        if written != self.rows:
-            raise ValueError(f"{written} rows written for an array of {self.rows}")
-
-
 def write_npz(path, compress: bool = False, **arrays) -> None:
     """Like np.savez (np.savez_compressed with `compress`), but byte-identical for identical arrays (fixed zip
-    timestamps). Each array is streamed into the archive, never copied whole; a RowBlocks one block by block."""
+    timestamps). Each array is streamed into the archive, never copied whole."""
+    write_npz_members(path, arrays.items(), compress)
+
+
+def write_npz_members(path, members, compress: bool = False) -> None:
+    """write_npz of (name, array) pairs taken one at a time from an iterator: only the array being written is
+    needed in memory (vectorize writes its features a block of rows at a time so)."""
     with atomic_path(path) as tmp:
         with zipfile.ZipFile(tmp, "w") as archive:
-            for name, array in arrays.items():
+            for name, array in members:
                 info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
                 if compress:
                     info.compress_type = zipfile.ZIP_DEFLATED
@@ -169,10 +152,7 @@ def write_npz(path, compress: bool = False, **arrays) -> None:
                     setattr(info, "compress_level" if hasattr(info, "compress_level") else "_compresslevel",
                             COMPRESS_LEVEL)
                 with archive.open(info, "w", force_zip64=True) as member:
-                    if isinstance(array, RowBlocks):
-                        array.write(member)
-                    else:
-                        np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+                    np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
 def read_npz(path, names) -> dict:

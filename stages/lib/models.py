@@ -3,6 +3,7 @@
 TensorFlow is imported inside the functions, so modules that only need the diagnosis
 (or the tests of it) stay fast.
 """
+import itertools
 import json
 import os
 
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import issparse
 
+from stages.lib.artifacts import StoredRows
 from stages.lib.errors import PipelineError
 from stages.lib.task import Task
 
@@ -131,6 +133,8 @@ def batches(xy, batch_size: int, shuffle_seed=None):
     import tensorflow as tf
 
     x, y = xy[0], np.asarray(xy[1])
+    if isinstance(x, StoredRows):
+        return _streamed(x, y, batch_size, shuffle_seed)
     rows = x.shape[0]
     if not issparse(x) and x.nbytes <= GATHER_DENSE_ABOVE:
         data = tf.data.Dataset.from_tensor_slices((x, y))
@@ -155,6 +159,52 @@ def batches(xy, batch_size: int, shuffle_seed=None):
         order = order.shuffle(rows, seed=shuffle_seed, reshuffle_each_iteration=True)
     return order.batch(batch_size).map(lambda indices: (take(indices), tf.gather(y, indices))).prefetch(
         tf.data.AUTOTUNE)
+
+
+# Stored rows (artifacts.StoredRows) are shuffled within windows of blocks of about this many bytes: each pass
+# takes the blocks in a seeded random order, a window of them at a time, and the window's rows in a seeded random
+# order. A file's rows are never all in memory; a batch mixes rows from all over the window's blocks.
+SHUFFLE_WINDOW_BYTES = 256 << 20
+
+
+def _streamed(x: StoredRows, y: np.ndarray, batch_size: int, shuffle_seed=None):
+    """batches() of rows read from their file a block at a time; every batch full but the last, as in memory."""
+    import tensorflow as tf
+
+    passes = itertools.count()
+    blocks = len(x.block_rows)
+    per_window = max(1, SHUFFLE_WINDOW_BYTES // max(1, int(x.block_rows.max()) * (x.nbytes // max(1, len(x)))))
+
+    def generate():
+        rng = None if shuffle_seed is None else np.random.default_rng([shuffle_seed, next(passes)])
+        order = np.arange(blocks) if rng is None else rng.permutation(blocks)
+        left_x, left_y = x.block(0)[:0], y[:0]
+        for start in range(0, blocks, per_window):
+            window = order[start:start + per_window]
+            rows_x = np.concatenate([left_x, *x.blocks(window)])
+            rows_y = np.concatenate([left_y, *(y[x.starts[n]:x.starts[n + 1]] for n in window)])
+            if rng is not None:
+                shuffled = rng.permutation(len(rows_y))
+                rows_x, rows_y = rows_x[shuffled], rows_y[shuffled]
+            full = len(rows_y) - len(rows_y) % batch_size
+            for first in range(0, full, batch_size):
+                yield rows_x[first:first + batch_size], rows_y[first:first + batch_size]
+            left_x, left_y = rows_x[full:], rows_y[full:]
+        if len(left_y):
+            yield left_x, left_y
+
+    signature = (tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype)),
+                 tf.TensorSpec((None, *y.shape[1:]), tf.as_dtype(y.dtype)))
+    data = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    return data.apply(tf.data.experimental.assert_cardinality(-(-len(y) // batch_size))).prefetch(2)
+
+
+def predict(model, x) -> np.ndarray:
+    """The model's outputs on x: an array, a CSR matrix (for a model taking sparse inputs), or a StoredRows,
+    predicted a block at a time."""
+    if isinstance(x, StoredRows):
+        return np.concatenate([model.predict(block, verbose=0) for block in x.blocks()])
+    return model.predict(x, verbose=0)
 
 
 def _sparse_rows(x):

@@ -118,7 +118,9 @@ def predict(model, x, batch_size: int = 512) -> np.ndarray:
     if issparse(x) and not takes_sparse(model):
         return np.concatenate([model.predict(x[i:i + batch_size].toarray(), verbose=0)
                                for i in range(0, x.shape[0], batch_size)])
-    return model.predict(x, verbose=0)
+    from stages.lib import models
+
+    return models.predict(model, x)
 
 
 def _one_row(model, x, i: int):

@@ -120,19 +120,21 @@ def prepare_data(variant: Variant, train, validation, seed: int, mi_threshold: f
 def sample_for_studies(train, validation, max_examples: Optional[int], seed: int, regression: bool = False,
                        key: str = "studies.max_examples") -> tuple:
     """(train, validation, sample): the studies' data when the training split has more than `max_examples`
-    examples, else the splits untouched and sample None.
+    examples, else the splits whole (a streamed StoredRows loaded) and sample None.
 
     The training split is cut to a seeded sample of `max_examples` (stratified for classification, plain random
     for regression), the validation split to the same share of itself (rounded up), so the studies keep the
-    protocol's ratio of validation to training examples. Rows are taken by index, dense or scipy sparse alike,
-    in their original order. `sample` records the counts and `key`, the params key that set the size.
+    protocol's ratio of validation to training examples. Rows are taken by index, dense, scipy sparse or streamed
+    (read a block at a time) alike, in their original order. `sample` records the counts and `key`, the params
+    key that set the size.
     """
+    from stages.lib.artifacts import in_memory
     from stages.lib.splitting import sample_indices
 
     (x_train, y_train), (x_val, y_val) = train, validation
     n_train, n_val = len(y_train), len(y_val)
     if max_examples is None or n_train <= max_examples:
-        return train, validation, None
+        return in_memory(train), in_memory(validation), None
     val_size = min(n_val, int(np.ceil(n_val * max_examples / n_train)))
     kept_train, train_stratified = sample_indices(y_train, max_examples, seed, not regression)
     kept_val, val_stratified = sample_indices(y_val, val_size, seed, not regression)
