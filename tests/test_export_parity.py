@@ -83,6 +83,27 @@ def test_a_price_regression_with_outputs_near_700_000_exports(project):
     assert (project / paths.EXPORT_DIR / "model.keras").exists()
 
 
+def test_the_check_runs_on_a_stated_seeded_sample_of_a_large_test_split(project):
+    import yaml
+
+    from stages import export
+    from stages.lib import paths
+    from stages.lib.export import checked_examples, parity_sample
+
+    regression_project(project, scaler_error=0.0)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["export"]["max_parity_examples"] = 7
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    export.main()
+    metrics = json.loads((project / paths.EXPORT_METRICS).read_text())
+    test = json.loads((project / paths.SPLIT).read_text())["examples"]["test"]
+    assert (metrics["test_examples"], metrics["test_examples_of"]) == (7, test)
+    picked = parity_sample(test, 7, 0)
+    assert list(picked) == sorted(set(picked)) and len(picked) == 7 and list(parity_sample(test, 7, 0)) == list(picked)
+    assert list(parity_sample(5, 7, 0)) == [0, 1, 2, 3, 4] and list(parity_sample(5, None, 0)) == [0, 1, 2, 3, 4]
+    assert checked_examples(7, 20) == "a seeded sample of 7 of the 20" and checked_examples(20, 20) == "20"
+
+
 def test_preprocessing_one_percent_off_still_fails_and_exports_nothing(project):
     from stages import export
     from stages.lib import paths

@@ -271,3 +271,27 @@ def test_a_parquet_file_of_any_column_names_is_read_as_pandas_reads_it_a_few_col
     pq.write_table(pa.table([[1], [2], [3]], names=["a", "a", "y"]), tmp_path / "repeated.parquet")
     with pytest.raises(PipelineError, match=r"repeated\.parquet has repeated column name\(s\) \['a'\]"):
         io.read_parquet(tmp_path / "repeated.parquet")
+
+
+def test_rows_of_a_parquet_file_are_read_a_row_group_at_a_time_in_the_order_asked(tmp_path):
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from stages.lib.io import read_parquet, read_parquet_rows
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"n": rng.normal(size=100), "k": rng.integers(0, 9, 100),
+                          "city": rng.choice(["a", "b", "c", None], 100)})
+    frame.loc[[3, 50], "n"] = np.nan
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "t.parquet", row_group_size=30)
+    assert pq.ParquetFile(tmp_path / "t.parquet").num_row_groups == 4
+    rows = np.array([99, 3, 50, 3, 0, 61, 29, 30])  # unsorted, repeated, at row group edges
+    for categories in (False, True):
+        whole = read_parquet(tmp_path / "t.parquet", strings_as_categories=categories)
+        taken = read_parquet_rows(tmp_path / "t.parquet", rows, strings_as_categories=categories)
+        pd.testing.assert_frame_equal(taken, whole.iloc[rows].reset_index(drop=True), check_categorical=False)
+        assert (taken["city"].dtype == "category") == categories
+    assert len(read_parquet_rows(tmp_path / "t.parquet", [])) == 0
+    with pytest.raises(PipelineError, match="has 100 rows, not row 100"):
+        read_parquet_rows(tmp_path / "t.parquet", [5, 100])

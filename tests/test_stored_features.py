@@ -123,3 +123,44 @@ def test_baselines_and_the_studies_sample_take_stored_rows(tmp_path, small_block
     (whole, _), _, none = sample_for_studies((rows, y), (rows, y), None, 0)
     assert none is None and isinstance(whole, np.ndarray)
     np.testing.assert_array_equal(whole, x)
+
+
+def test_rows_are_taken_by_slice_or_row_numbers_and_nothing_else(tmp_path, small_blocks):
+    path, x, _ = stored(tmp_path, rows=50)
+    rows = StoredRows(path)
+    np.testing.assert_array_equal(rows[3:4], x[3:4])
+    np.testing.assert_array_equal(rows[np.array([7, 7, 2])], x[[7, 7, 2]])
+    with pytest.raises(IndexError, match="run from 0 to 49, not 0 to 50"):
+        rows[np.array([0, 50])]
+    with pytest.raises(IndexError, match="not -1 to -1"):
+        rows[np.array([-1])]
+    with pytest.raises(TypeError, match="not bool"):
+        rows[np.ones(50, dtype=bool)]
+
+
+def test_blocks_of_another_dtype_or_layout_are_stored_as_the_first(tmp_path):
+    x = np.arange(40, dtype=np.float32).reshape(10, 4)
+    write_features(tmp_path / "c.npz", x, np.zeros(10))
+    write_features(tmp_path / "mixed.npz", iter([x[:5], np.asfortranarray(x[5:].astype(np.float64))]), np.zeros(10))
+    assert (tmp_path / "c.npz").read_bytes() == (tmp_path / "mixed.npz").read_bytes()
+
+
+def test_a_pass_holds_about_one_window_of_rows(tmp_path, monkeypatch):
+    import tracemalloc
+
+    from stages.lib import models
+
+    x = np.random.default_rng(0).normal(size=(20_000, 50)).astype(np.float32)  # 4 MB
+    monkeypatch.setattr(artifacts, "BLOCK_BYTES", 200_000)
+    monkeypatch.setattr(artifacts, "READ_BYTES", 16_384)  # blocks of 200 kB read in pieces, as 32 MB in 1 MB
+    monkeypatch.setattr(models, "SHUFFLE_WINDOW_BYTES", 600_000)  # windows of 3 blocks
+    write_features(tmp_path / "f.npz", x, np.arange(20_000))
+    rows = StoredRows(tmp_path / "f.npz")
+    tracemalloc.start()
+    try:
+        seen = sum(len(b) for b, _ in models.window_batches(rows, np.arange(20_000), 64, np.random.default_rng(0)))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seen == 20_000
+    assert peak < 2 * models.SHUFFLE_WINDOW_BYTES, peak  # a window and a block being read, not copies of the window

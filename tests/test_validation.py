@@ -453,3 +453,32 @@ def test_a_non_finite_regression_target_is_named_by_its_first_example_and_count(
     assert "[targets] expect_column_values_to_be_in_set(column=finite" in message
     assert "first_example=7, examples=2, finite=False" in message and "\n" not in message
     assert_no_outputs(project)
+
+
+def test_the_ks_p_value_is_scipy_s_computed_a_chunk_at_a_time(monkeypatch):
+    from scipy.stats import ks_2samp
+
+    from stages.lib import drift
+
+    monkeypatch.setattr(drift, "KS_CHUNK", 1000)
+    rng = np.random.default_rng(0)
+    for reference, compared in [(rng.normal(size=30_000), rng.normal(0.03, 1, size=12_000)),
+                                (rng.integers(0, 50, 20_000).astype(float), rng.integers(0, 52, 15_000).astype(float)),
+                                (rng.normal(size=25_000), rng.normal(size=300)),  # ties and a small side
+                                (rng.normal(size=500), rng.normal(0.2, 1, size=400))]:  # scipy's exact method
+        assert drift.ks_p_value(reference, compared) == float(ks_2samp(reference, compared).pvalue)
+    assert drift.ks_p_value(rng.normal(size=20_000), rng.normal(5, 1, size=20_000)) == 0.0
+
+
+def test_split_overlaps_names_contents_found_in_two_splits_and_counts_the_rest():
+    from stages.lib.validation import split_overlaps
+
+    hashes = np.array([5, 5, 7, 9, 9, 11, 11, 13, 2, 2], dtype=np.uint64)  # rows 0..9
+    split = {"test": np.array([0, 2]), "development": np.array([1, 3, 4, 5, 6, 7, 8, 9]),
+             "folds": [{"train": np.array([1, 3, 5, 8]), "validation": np.array([4, 6, 7, 9])}]}
+    frame = split_overlaps(hashes, split)
+    shared = frame[frame["hash"].notna()]
+    assert sorted(shared["n_splits"]) == [2, 2, 2, 2] and len(shared) == 4  # 5: test+train, 9, 11, 2: train+validation
+    assert set(shared["splits"]) == {"test,train", "train,validation"}
+    alone = frame[frame["hash"].isna()].set_index("splits")["contents"].to_dict()
+    assert alone == {"test": 1, "validation": 1}  # 7 in test alone, 13 in validation alone; train has none

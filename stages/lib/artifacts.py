@@ -19,6 +19,7 @@ from stages.lib.io import read_json, read_npz, write_npz, write_npz_members
 BLOCK_BYTES = 32 << 20
 # ... and files of more than this many bytes of features are read a block at a time rather than whole.
 STREAM_ABOVE = 256 << 20
+READ_BYTES = 1 << 20  # a block is decompressed into its array this many bytes at a time
 
 
 def write_features(path, x, y: np.ndarray) -> tuple:
@@ -42,6 +43,7 @@ def write_features(path, x, y: np.ndarray) -> tuple:
         number = written = 0
         pending = first[:0]
         for block in itertools.chain([first], blocks):
+            block = np.ascontiguousarray(block, dtype=first.dtype)  # one dtype and layout: the same bytes
             pending = np.concatenate([pending, block]) if len(pending) else block
             while len(pending) >= rows_per_block:
                 yield f"x{number}", pending[:rows_per_block]
@@ -84,8 +86,19 @@ class StoredRows:
         return self.shape[0]
 
     def block(self, number: int) -> np.ndarray:
+        """Block `number`'s rows, decompressed straight into their array a megabyte at a time (np.load would
+        hold about three more copies of the block while reading it)."""
         with zipfile.ZipFile(self.path) as archive, archive.open(f"x{number}.npy") as member:
-            return np.lib.format.read_array(member, allow_pickle=False)
+            shape, dtype = _read_npy_header(member)
+            block = np.empty(shape, dtype)
+            into = block.reshape(-1).view(np.uint8)
+            filled = 0
+            while filled < into.size:
+                read = member.readinto(into[filled:filled + READ_BYTES])
+                if not read:
+                    raise PipelineError(f"{self.path} ends inside x{number}: rebuild it with `dvc repro -f vectorize`")
+                filled += read
+        return block
 
     def blocks(self, order=None):
         """Each block's rows, in the given order of block numbers (default: stored order)."""
@@ -102,8 +115,14 @@ class StoredRows:
         return whole
 
     def __getitem__(self, rows) -> np.ndarray:
-        """The rows numbered `rows` (an array of row numbers), in that order, reading only the blocks they are in."""
-        rows = np.asarray(rows, dtype=np.int64)
+        """The rows numbered `rows` (a slice, or an array of row numbers), in that order, reading only the blocks
+        they are in."""
+        rows = np.arange(len(self))[rows] if isinstance(rows, slice) else np.asarray(rows)
+        if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
+            raise TypeError(f"rows of {self.path} are taken by a slice or an array of row numbers, not {rows.dtype}")
+        rows = rows.astype(np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
+            raise IndexError(f"row numbers of {self.path} run from 0 to {len(self) - 1}, not {rows.min()} to {rows.max()}")
         taken = np.empty((len(rows), *self.shape[1:]), self.dtype)
         owner = np.searchsorted(self.starts, rows, side="right") - 1
         for number in np.unique(owner):
@@ -121,9 +140,17 @@ def in_memory(xy) -> tuple:
 def _npy_header(archive, name: str) -> tuple:
     """(shape, dtype) of an .npy member, from its header alone."""
     with archive.open(name) as member:
-        version = np.lib.format.read_magic(member)
-        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read(member)
+        return _read_npy_header(member)
+
+
+def _read_npy_header(member) -> tuple:
+    """(shape, dtype) from the header of an open .npy stream, which is left at the array's first byte. Features are
+    written in C order."""
+    version = np.lib.format.read_magic(member)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran_order, dtype = read(member)
+    if fortran_order or dtype.hasobject:
+        raise PipelineError(f"{member.name} is not a features block vectorize writes: rebuild it with `dvc repro -f vectorize`")
     return shape, dtype
 
 

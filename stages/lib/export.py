@@ -138,6 +138,19 @@ def output_scale(expected: np.ndarray) -> float:
     return max(1.0, float(np.max(np.abs(expected)))) if np.size(expected) else 1.0
 
 
+def parity_sample(examples: int, max_examples, seed: int) -> np.ndarray:
+    """The positions of the test examples the parity check runs on: all, or a seeded random sample of
+    max_examples of them, in their order."""
+    if max_examples is None or examples <= max_examples:
+        return np.arange(examples)
+    return np.sort(np.random.default_rng(seed).choice(examples, max_examples, replace=False))
+
+
+def checked_examples(checked: int, examples: int) -> str:
+    """How many test examples the parity check ran on, in words."""
+    return str(examples) if checked == examples else f"a seeded sample of {checked:,} of the {examples:,}"
+
+
 def check_parity(gaps: dict, expected: np.ndarray, limit: float) -> dict:
     """Each artifact's largest difference from the trained model relative to the output scale;
     a PipelineError when one is over `limit` (export.max_output_difference)."""

@@ -225,6 +225,35 @@ def read_parquet(path, columns=None, strings_as_categories: bool = False):
     return pd.concat(parts, axis=1) if len(parts) > 1 else parts[0]  # copy-on-write: no copy
 
 
+def read_parquet_rows(path, rows, strings_as_categories: bool = False):
+    """The rows numbered `rows` of a parquet file, in that order, as read_parquet gives them, read a row group at a
+    time: only one row group and the rows taken from it are held."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = np.asarray(rows, dtype=np.int64)
+    schema = pq.read_schema(path)
+    strings = [field.name for field in schema if strings_as_categories
+               and (pa.types.is_string(field.type) or pa.types.is_large_string(field.type))]
+    parquet = pq.ParquetFile(path, read_dictionary=strings or None)
+    if len(rows) and (rows.min() < 0 or rows.max() >= parquet.metadata.num_rows):
+        raise PipelineError(f"{path} has {parquet.metadata.num_rows} rows, not row {rows.max()}: rebuild it with "
+                            "`dvc repro collect`")
+    order = np.argsort(rows, kind="stable")
+    wanted, parts, start = rows[order], [], 0
+    for group in range(parquet.num_row_groups):
+        end = start + parquet.metadata.row_group(group).num_rows
+        inside = wanted[np.searchsorted(wanted, start):np.searchsorted(wanted, end)] - start
+        if len(inside):
+            parts.append(parquet.read_row_group(group).take(pa.array(inside)))
+        start = end
+    table = pa.concat_tables(parts) if parts else parquet.schema_arrow.empty_table()
+    frame = table.to_pandas()
+    positions = np.empty(len(rows), dtype=np.int64)
+    positions[order] = np.arange(len(rows))  # back from the file's order to the order asked for
+    return frame.iloc[positions].reset_index(drop=True)
+
+
 def write_parquet(path, frame) -> None:
     """A pandas frame as parquet, without its index."""
     with atomic_path(path) as tmp:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from stages.lib import environment, paths
 from stages.lib.errors import PipelineError
+from stages.lib.export import checked_examples
 from stages.lib.intervals import with_interval
 from stages.lib.kinds import kind_named, read_raw
 from stages.lib.task import Task, read_task
@@ -384,7 +385,7 @@ def describe_serving(export: Optional[dict], signature: Optional[dict]) -> dict:
     return {"served": f"{paths.EXPORT_DIR}/saved_model", "model_name": signature.get("model_name"),
             "input": signature.get("input", {}).get("description") or json.dumps(signature.get("input", {})),
             "output": signature.get("output", {}).get("kind"),
-            "examples": export.get("test_examples"),
+            "examples": checked_examples(export.get("test_examples"), export.get("test_examples_of", export.get("test_examples"))),
             "gaps": ", ".join(f"{name} {fmt(gap)}" for name, gap in gaps.items()),
             "bytes": f"{export.get('saved_model_bytes', 0):,}", "note": None}
 

@@ -172,31 +172,45 @@ def _streamed(x: StoredRows, y: np.ndarray, batch_size: int, shuffle_seed=None):
     import tensorflow as tf
 
     passes = itertools.count()
-    blocks = len(x.block_rows)
-    per_window = max(1, SHUFFLE_WINDOW_BYTES // max(1, int(x.block_rows.max()) * (x.nbytes // max(1, len(x)))))
 
     def generate():
         rng = None if shuffle_seed is None else np.random.default_rng([shuffle_seed, next(passes)])
-        order = np.arange(blocks) if rng is None else rng.permutation(blocks)
-        left_x, left_y = x.block(0)[:0], y[:0]
-        for start in range(0, blocks, per_window):
-            window = order[start:start + per_window]
-            rows_x = np.concatenate([left_x, *x.blocks(window)])
-            rows_y = np.concatenate([left_y, *(y[x.starts[n]:x.starts[n + 1]] for n in window)])
-            if rng is not None:
-                shuffled = rng.permutation(len(rows_y))
-                rows_x, rows_y = rows_x[shuffled], rows_y[shuffled]
-            full = len(rows_y) - len(rows_y) % batch_size
-            for first in range(0, full, batch_size):
-                yield rows_x[first:first + batch_size], rows_y[first:first + batch_size]
-            left_x, left_y = rows_x[full:], rows_y[full:]
-        if len(left_y):
-            yield left_x, left_y
+        return window_batches(x, y, batch_size, rng)
 
     signature = (tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype)),
                  tf.TensorSpec((None, *y.shape[1:]), tf.as_dtype(y.dtype)))
     data = tf.data.Dataset.from_generator(generate, output_signature=signature)
     return data.apply(tf.data.experimental.assert_cardinality(-(-len(y) // batch_size))).prefetch(2)
+
+
+def window_batches(x: StoredRows, y: np.ndarray, batch_size: int, rng=None):
+    """(x, y) batches of one pass over stored rows: with `rng`, the blocks in a random order, a window of them
+    (SHUFFLE_WINDOW_BYTES) at a time, each window's rows in a random order; without, in stored order. Holds one
+    window, the block being read and the rows left over for the next window's first batch."""
+    blocks = len(x.block_rows)
+    per_window = max(1, SHUFFLE_WINDOW_BYTES // max(1, int(x.block_rows.max()) * (x.nbytes // max(1, len(x)))))
+    order = np.arange(blocks) if rng is None else rng.permutation(blocks)
+    left_x, left_y = np.empty((0, *x.shape[1:]), x.dtype), y[:0]
+    for start in range(0, blocks, per_window):
+        window = order[start:start + per_window]
+        rows = len(left_y) + int(x.block_rows[window].sum())
+        rows_x, rows_y = np.empty((rows, *x.shape[1:]), x.dtype), np.empty((rows, *y.shape[1:]), y.dtype)
+        rows_x[:len(left_y)], rows_y[:len(left_y)] = left_x, left_y
+        at = len(left_y)
+        del left_x, left_y
+        for number in window:
+            block = x.block(number)
+            rows_x[at:at + len(block)], rows_y[at:at + len(block)] = block, y[x.starts[number]:x.starts[number + 1]]
+            at += len(block)
+            del block  # before the next is read
+        picked = np.arange(rows) if rng is None else rng.permutation(rows)
+        full = rows - rows % batch_size
+        for first in range(0, full, batch_size):
+            yield rows_x[picked[first:first + batch_size]], rows_y[picked[first:first + batch_size]]
+        left_x, left_y = rows_x[picked[full:]], rows_y[picked[full:]]  # copies: the window is freed
+        del rows_x, rows_y
+    if len(left_y):
+        yield left_x, left_y
 
 
 def predict(model, x) -> np.ndarray:

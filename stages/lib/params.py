@@ -214,6 +214,9 @@ class ExportParams(Section):
     # on the test features, relative to the outputs' scale max(1, largest |output|): float32 rounds at
     # about 1.2e-7 of that scale; a bigger one means the preprocessing layers disagree with vectorize.
     max_output_difference: float = Field(gt=0)
+    # The check runs on a seeded random sample of at most this many test examples (null: all of them): the raw
+    # inputs of two million test rows, as the served model takes them, would hold gigabytes.
+    max_parity_examples: Optional[int] = Field(default=None, ge=1)
 
 
 class OptimizeParams(Section):

@@ -3,6 +3,7 @@
 Expectations run on summaries (one row per feature, per split-and-class, per example hash)
 rather than on one column per pixel, which keeps validation fast at MNIST scale.
 """
+import itertools
 import os
 import re
 from datetime import datetime, timezone
@@ -52,22 +53,31 @@ def split_overlaps(hashes: np.ndarray, split: dict) -> pd.DataFrame:
     for fold in sorted({m[0] for m in members if m[0] is not None}):
         parts = test + [m for m in members if m[0] == fold]
         names = np.array([name for _, name, _ in parts], dtype=object)
-        contents = [distinct(hashes[indices]) for _, _, indices in parts]  # each part's contents once
-        every, part = np.concatenate(contents), np.repeat(np.arange(len(parts)), [len(c) for c in contents])
-        order = np.argsort(every, kind="stable")
-        ordered = every[order]
-        repeated = ordered[1:] == ordered[:-1]
-        in_two = np.zeros(len(every), dtype=bool)  # a content in two parts or more
-        in_two[order[1:][repeated]] = in_two[order[:-1][repeated]] = True
-        pairs = pd.DataFrame({"hash": every[in_two], "split": names[part[in_two]]}).sort_values(["hash", "split"])
+        contents = [distinct(hashes[indices]) for _, _, indices in parts]  # each part's contents once, sorted
+        # A content in two parts or more: looked up in each other part's sorted contents (no joined copy of all).
+        in_two = [np.zeros(len(c), dtype=bool) for c in contents]
+        for p, q in itertools.permutations(range(len(parts)), 2):
+            in_two[p] |= sorted_member(contents[p], contents[q])
+        pairs = pd.DataFrame({"hash": np.concatenate([c[m] for c, m in zip(contents, in_two)]),
+                              "split": np.concatenate([names[[p] * int(m.sum())] for p, m in enumerate(in_two)])}
+                             ).sort_values(["hash", "split"])
         shared = pairs.groupby("hash", sort=True)["split"].agg(",".join)
-        alone = np.bincount(part[~in_two], minlength=len(parts))
+        alone = np.array([len(m) - int(m.sum()) for m in in_two])
         rows.append(pd.DataFrame({"fold": str(fold), "hash": [_shown(h) for h in shared.index],
                                   "splits": shared.values, "n_splits": shared.str.count(",").to_numpy() + 1,
                                   "contents": 1}))
         rows.append(pd.DataFrame({"fold": str(fold), "hash": None, "splits": names[alone > 0],
                                   "n_splits": 1, "contents": alone[alone > 0]}))
     return pd.concat(rows, ignore_index=True)
+
+
+def sorted_member(values: np.ndarray, sorted_values: np.ndarray) -> np.ndarray:
+    """Whether each of `values` is in the sorted array `sorted_values`, by binary search."""
+    if not len(sorted_values):
+        return np.zeros(len(values), dtype=bool)
+    found = np.searchsorted(sorted_values, values)
+    np.minimum(found, len(sorted_values) - 1, out=found)
+    return sorted_values[found] == values
 
 
 def _shown(content_hash) -> str:

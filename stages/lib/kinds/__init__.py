@@ -30,6 +30,12 @@ def read_raw(directory=paths.RAW_DIR):
     return kind_of(read_json(Path(directory) / Path(paths.RAW_MANIFEST).name)).read_raw(directory)
 
 
+def read_examples(indices, directory=paths.RAW_DIR):
+    """The raw examples numbered `indices`, in that order, as read_raw's x would give them (a table's are read a
+    row group at a time, not whole)."""
+    return kind_of(read_json(Path(directory) / Path(paths.RAW_MANIFEST).name)).read_examples(directory, indices)
+
+
 def read_targets(directory=paths.RAW_DIR):
     """y as collect wrote it, without reading the examples where the kind keeps them apart (tables, texts)."""
     return kind_of(read_json(Path(directory) / Path(paths.RAW_MANIFEST).name)).read_targets(directory)

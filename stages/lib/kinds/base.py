@@ -7,7 +7,7 @@ import numpy as np
 
 from stages.lib import paths
 from stages.lib.errors import PipelineError
-from stages.lib.io import read_npz, read_parquet, sha256_of_arrays, write_npz
+from stages.lib.io import read_npz, read_parquet, read_parquet_rows, sha256_of_arrays, write_npz
 
 
 class Kind:
@@ -40,6 +40,10 @@ class Kind:
     def take(self, x, indices):
         """The examples at `indices`, in the same form as x."""
         return x[indices]
+
+    def read_examples(self, directory, indices):
+        """take(x, indices) of the raw examples, reading no more of them than needed where the kind can."""
+        return self.take(self.read_raw(directory)[0], indices)
 
     def row_hashes(self, x) -> np.ndarray:
         """One hash per example: identical content, identical hash (deduplication and leakage checks)."""
@@ -146,8 +150,11 @@ def read_labels(directory) -> np.ndarray:
     return read_raw_arrays(raw_file(directory, paths.RAW_LABELS), ["y"])["y"]
 
 
-def read_raw_parquet(path, columns=None, strings_as_categories: bool = False):
-    """A raw parquet file as a pandas frame (io.read_parquet)."""
+def read_raw_parquet(path, columns=None, strings_as_categories: bool = False, rows=None):
+    """A raw parquet file as a pandas frame (io.read_parquet), or only the rows numbered `rows`
+    (io.read_parquet_rows, all columns)."""
     if not Path(path).exists():
         raise PipelineError(f"{path} is missing: rebuild it with `dvc repro collect`")
+    if rows is not None:
+        return read_parquet_rows(path, rows, strings_as_categories)
     return read_parquet(path, columns, strings_as_categories)

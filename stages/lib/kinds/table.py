@@ -291,6 +291,9 @@ class Table(Kind):
     def take(self, x, indices):
         return x.iloc[indices].reset_index(drop=True)
 
+    def read_examples(self, directory, indices):
+        return read_raw_parquet(raw_file(directory, paths.RAW_TABLE), strings_as_categories=True, rows=indices)
+
     def row_hashes(self, x):
         return _hashes(x)  # uint64: 8 bytes a row, where a hexadecimal string would take over 100
 
