@@ -213,11 +213,18 @@ def window_batches(x: StoredRows, y: np.ndarray, batch_size: int, rng=None):
         yield left_x, left_y
 
 
+# Stored rows are predicted in batches of this many rows: Keras' default of 32 takes 7.7 s for 186,000 rows of a
+# [64, 64] model, 8,192 takes 0.24 s (2 million test rows: 83 s -> 2.6 s a model). Rows in memory keep the default,
+# and with it the outputs of every result so far to the bit.
+STREAMED_PREDICT_BATCH = 8192
+
+
 def predict(model, x) -> np.ndarray:
     """The model's outputs on x: an array, a CSR matrix (for a model taking sparse inputs), or a StoredRows,
     predicted a block at a time."""
     if isinstance(x, StoredRows):
-        return np.concatenate([model.predict(block, verbose=0) for block in x.blocks()])
+        return np.concatenate([model.predict(block, batch_size=STREAMED_PREDICT_BATCH, verbose=0)
+                               for block in x.blocks()])
     return model.predict(x, verbose=0)
 
 
