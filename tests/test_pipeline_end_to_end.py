@@ -13,7 +13,7 @@ import yaml
 
 from stages.lib import paths, pr_report, serving
 from stages.lib.export import as_instances, raw_batch
-from stages.lib.io import read_npz
+from stages.lib.artifacts import StoredRows
 from stages.lib.kinds import read_raw
 from stages.lib.models import load_model
 from stages.lib.splitting import read_split
@@ -228,7 +228,7 @@ def test_the_exported_model_is_served_and_answers_like_the_trained_model(repo):
         server.terminate()
         server.wait(timeout=30)
     assert response.status == 200
-    features = read_npz(repo / paths.features_file("test"), ["x"])["x"][:5]
+    features = StoredRows(repo / paths.features_file("test"))[:5]
     expected = load_model(str(repo / paths.REGULARIZED_DIR / "model.keras")).predict(features, verbose=0)
     assert np.allclose(predictions, expected, atol=1e-5)
 

@@ -6,7 +6,8 @@ import sys
 import numpy as np
 
 from stages.lib import quiet
-from stages.lib.io import write_json, write_npz
+from stages.lib.artifacts import write_features
+from stages.lib.io import write_json
 from tests.conftest import ROOT, classification_task, write_params
 
 # What TensorFlow 2.21 writes on importing it on a CPU with AVX-512 VNNI/BF16 (oneDNN on), once per library.
@@ -48,7 +49,7 @@ def test_a_stage_that_imports_tensorflow_fails_with_exactly_one_line_even_with_t
     """optimize imports Keras and TensorFlow, then finds no model: its stderr must be that one error."""
     write_params(tmp_path, default_params)
     write_json(tmp_path / "reports/task.json", classification_task(3).to_dict())
-    write_npz(tmp_path / "data/features/test.npz", x=np.zeros((3, 4), np.float32), y=np.array([0, 1, 2]))
+    write_features(tmp_path / "data/features/test.npz", np.zeros((3, 4), np.float32), np.array([0, 1, 2]))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "0", "TF_ENABLE_ONEDNN_OPTS": "1"}
     result = subprocess.run([sys.executable, "-m", "stages.optimize"], cwd=tmp_path, capture_output=True, text=True,
                             env=env)

@@ -164,3 +164,14 @@ def test_a_pass_holds_about_one_window_of_rows(tmp_path, monkeypatch):
         tracemalloc.stop()
     assert seen == 20_000
     assert peak < 2 * models.SHUFFLE_WINDOW_BYTES, peak  # a window and a block being read, not copies of the window
+
+
+def test_a_features_file_of_the_old_single_array_format_asks_for_a_rebuild(tmp_path, monkeypatch):
+    from stages.lib import paths
+    from stages.lib.errors import PipelineError
+    from stages.lib.io import write_npz
+
+    monkeypatch.chdir(tmp_path)
+    write_npz(paths.features_file("test"), x=np.zeros((3, 4), np.float32), y=np.arange(3))
+    with pytest.raises(PipelineError, match=r"test\.npz holds no dense features: rebuild it with `dvc repro -f vectorize`"):
+        read_features("test")
