@@ -177,3 +177,17 @@ def test_a_features_file_of_the_old_single_array_format_asks_for_a_rebuild(tmp_p
     write_npz(paths.features_file("test"), x=np.zeros((3, 4), np.float32), y=np.arange(3))
     with pytest.raises(PipelineError, match=r"test\.npz holds no dense features: rebuild it with `dvc repro -f vectorize`"):
         read_features("test")
+
+
+def test_a_features_block_vectorize_did_not_write_stops_with_one_line(tmp_path):
+    from stages.lib.errors import PipelineError
+    from stages.lib.io import write_npz
+
+    write_npz(tmp_path / "fortran.npz", y=np.arange(4), x0=np.asfortranarray(np.zeros((4, 3), np.float32)))
+    with pytest.raises(PipelineError, match=r"x0\.npy is not a features block vectorize writes: rebuild it"):
+        StoredRows(tmp_path / "fortran.npz")
+    with zipfile.ZipFile(tmp_path / "short.npz", "w") as archive, archive.open("x0.npy", "w") as member:
+        np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False, "shape": (10, 3)})
+        member.write(np.zeros((5, 3), np.float32).tobytes())  # half the rows its header promises
+    with pytest.raises(PipelineError, match=r"short\.npz ends inside x0: rebuild it with `dvc repro -f vectorize`"):
+        StoredRows(tmp_path / "short.npz").load()

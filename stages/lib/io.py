@@ -210,9 +210,7 @@ def read_parquet(path, columns=None, strings_as_categories: bool = False):
         raise PipelineError(f"{path} has repeated column name(s) {repeated}: give every column its own name")
     index = [c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)]
     names = [name for name in schema.names if name not in index] if columns is None else list(columns)
-    strings = [field.name for field in schema if strings_as_categories and field.name in names
-               and (pa.types.is_string(field.type) or pa.types.is_large_string(field.type))]
-    parquet = pq.ParquetFile(path, read_dictionary=strings or None)
+    parquet = _parquet_file(path, names, strings_as_categories)
     per_batch = max(1, PARQUET_BATCH_BYTES // max(1, 8 * parquet.metadata.num_rows))
     parts = []
     for start in range(0, len(names), per_batch):
@@ -225,6 +223,17 @@ def read_parquet(path, columns=None, strings_as_categories: bool = False):
     return pd.concat(parts, axis=1) if len(parts) > 1 else parts[0]  # copy-on-write: no copy
 
 
+def _parquet_file(path, names: list, strings_as_categories: bool):
+    """The parquet file, its string columns among `names` read as dictionaries with strings_as_categories (pandas
+    categoricals once converted)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    strings = [field.name for field in pq.read_schema(path) if strings_as_categories and field.name in names
+               and (pa.types.is_string(field.type) or pa.types.is_large_string(field.type))]
+    return pq.ParquetFile(path, read_dictionary=strings or None)
+
+
 def read_parquet_rows(path, rows, strings_as_categories: bool = False):
     """The rows numbered `rows` of a parquet file, in that order, as read_parquet gives them, read a row group at a
     time: only one row group and the rows taken from it are held."""
@@ -232,10 +241,7 @@ def read_parquet_rows(path, rows, strings_as_categories: bool = False):
     import pyarrow.parquet as pq
 
     rows = np.asarray(rows, dtype=np.int64)
-    schema = pq.read_schema(path)
-    strings = [field.name for field in schema if strings_as_categories
-               and (pa.types.is_string(field.type) or pa.types.is_large_string(field.type))]
-    parquet = pq.ParquetFile(path, read_dictionary=strings or None)
+    parquet = _parquet_file(path, pq.read_schema(path).names, strings_as_categories)
     if len(rows) and (rows.min() < 0 or rows.max() >= parquet.metadata.num_rows):
         raise PipelineError(f"{path} has {parquet.metadata.num_rows} rows, not row {rows.max()}: rebuild it with "
                             "`dvc repro collect`")
